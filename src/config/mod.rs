@@ -1,0 +1,1 @@
+//! Configuration directory: `ha-vip.toml` and `routers/*.toml`.

@@ -1,0 +1,1 @@
+//! The tokio wiring of sockets, timers, health checks and signals.

@@ -1,0 +1,1 @@
+//! `ha-vip decode`: read pcap/pcapng files and print every VRRP packet.

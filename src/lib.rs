@@ -1,0 +1,18 @@
+//! ha-vip: a VRRP (RFC 9568 v3, RFC 3768 v2) router daemon for Linux.
+//!
+//! The crate is split the way `../shared/DESIGN.md` describes:
+//!
+//! - [`wire`]: bytes in, bytes out. No I/O, no clock, no allocation on the
+//!   hot path.
+//! - [`core`]: the RFC 9568 state machine, one [`core::VirtualRouter`] per
+//!   (interface, VRID, family). Deterministic: time is an argument.
+//! - [`config`]: the configuration directory, validated into typed values.
+//! - [`decode`]: reading pcap/pcapng files for `ha-vip decode`.
+//! - [`net`] and [`daemon`]: the Linux shell that obeys the core.
+
+pub mod config;
+pub mod core;
+pub mod daemon;
+pub mod decode;
+pub mod net;
+pub mod wire;

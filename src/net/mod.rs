@@ -1,0 +1,1 @@
+//! The Linux side: raw sockets, netlink, AF_PACKET.

@@ -1,0 +1,150 @@
+//! VRRP on the wire: parse and emit, zero-copy, never panicking.
+//!
+//! Layout of this module (smoltcp style, one file per protocol):
+//! - `vrrp`: the VRRPv2/v3 advertisement (`Packet` view + `AdvertRepr`).
+//! - `ipv4`: the IPv4 header of a received datagram (raw sockets give it).
+//! - `checksum`: the Internet checksum and the pseudo-headers.
+//! - `arp`: gratuitous ARP emit.
+//! - `ndisc`: unsolicited Neighbor Advertisement emit.
+//! - `error`: `ParseError`, one variant per reason, each a counter.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// VRRP protocol version carried in the top nibble of the first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// RFC 3768, IPv4 only, interval in whole seconds, authentication fields.
+    V2,
+    /// RFC 9568, IPv4 and IPv6, interval in centiseconds.
+    V3,
+}
+
+impl Version {
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+}
+
+/// Address family of a virtual router and of the addresses it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    /// Size in bytes of one address of this family.
+    pub fn addr_len(self) -> usize {
+        match self {
+            Family::Ipv4 => 4,
+            Family::Ipv6 => 16,
+        }
+    }
+
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+}
+
+/// The list of IPvX addresses of an advertisement.
+///
+/// Parsing borrows the bytes of the packet (`Wire`); emitting borrows the
+/// router's configured list (`V4` / `V6`). Both iterate as `IpAddr`.
+#[derive(Debug, Clone, Copy)]
+pub enum Addresses<'a> {
+    /// As received: whole addresses of `family`, packed in network order.
+    Wire { family: Family, bytes: &'a [u8] },
+    V4(&'a [Ipv4Addr]),
+    V6(&'a [Ipv6Addr]),
+}
+
+impl<'a> Addresses<'a> {
+    pub fn family(&self) -> Family {
+        match self {
+            Addresses::Wire { family, .. } => *family,
+            Addresses::V4(_) => Family::Ipv4,
+            Addresses::V6(_) => Family::Ipv6,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Addresses::Wire { family, bytes } => bytes.len() / family.addr_len(),
+            Addresses::V4(a) => a.len(),
+            Addresses::V6(a) => a.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The i-th address, if any.
+    pub fn get(&self, i: usize) -> Option<IpAddr> {
+        match self {
+            Addresses::Wire { family, bytes } => {
+                let n = family.addr_len();
+                let chunk = bytes.get(i * n..i * n + n)?;
+                Some(match family {
+                    Family::Ipv4 => {
+                        let b: [u8; 4] = chunk.try_into().ok()?;
+                        IpAddr::V4(Ipv4Addr::from(b))
+                    }
+                    Family::Ipv6 => {
+                        let b: [u8; 16] = chunk.try_into().ok()?;
+                        IpAddr::V6(Ipv6Addr::from(b))
+                    }
+                })
+            }
+            Addresses::V4(a) => a.get(i).copied().map(IpAddr::V4),
+            Addresses::V6(a) => a.get(i).copied().map(IpAddr::V6),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+}
+
+impl PartialEq for Addresses<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.family() == other.family()
+            && self.len() == other.len()
+            && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+/// VRRPv2 authentication (RFC 3768 section 5.3.6). Always `None` for v3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Type 0: no authentication.
+    None,
+    /// Type 1: simple text password, 8 octets, zero padded. No protection.
+    SimpleText([u8; 8]),
+    /// Type 2: IP Authentication Header. Recognised and reported, not verified.
+    Ah,
+    /// Any other type value, reported as is.
+    Unknown(u8),
+}
+
+/// A VRRP advertisement, version-independent, as the core sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdvertRepr<'a> {
+    pub version: Version,
+    /// Virtual Router Identifier, 1..=255.
+    pub vrid: u8,
+    /// 0 = the Active router stops; 255 = address owner.
+    pub priority: u8,
+    /// The advertisement interval in centiseconds for both versions
+    /// (v3: the 12-bit Max Advertise Interval; v2: Adver Int seconds x 100).
+    pub max_advert_interval_cs: u16,
+    /// v2 only; `Auth::None` for v3.
+    pub auth: Auth,
+    pub addresses: Addresses<'a>,
+}
