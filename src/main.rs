@@ -1,3 +1,31 @@
-fn main() {
-    println!("ha-vip");
+//! The `ha-vip` command line. Each subcommand's arguments live with the
+//! module that implements it; this file only dispatches.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ha-vip", version, about = "VRRP (RFC 9568 / RFC 3768) virtual IP daemon")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run(ha_vip::daemon::RunArgs),
+    /// Validate a configuration directory and print what would run.
+    Check(ha_vip::config::CheckArgs),
+    /// Print every VRRP, ARP and NA packet of a pcap/pcapng file with its verdict.
+    Decode(ha_vip::decode::DecodeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => ha_vip::daemon::run_main(args),
+        Command::Check(args) => ha_vip::config::check_main(args),
+        Command::Decode(args) => ha_vip::decode::decode_main(args),
+    }
 }
