@@ -1,0 +1,257 @@
+//! One raw IP socket (protocol 112) per interface and address family.
+//!
+//! Every virtual router on the interface shares it; the daemon dispatches
+//! received adverts by VRID. The socket is bound to the device, joins the
+//! VRRP group on that interface only, sends with TTL / hop limit 255
+//! (RFC 9568 section 5.1.1.3 / 5.1.2.3) and does not loop its own
+//! multicast back.
+//!
+//! IPv4 raw sockets deliver the IP header with the payload, so TTL and
+//! destination come from the datagram itself. IPv6 raw sockets deliver the
+//! payload only: the hop limit and destination come from control messages
+//! (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO).
+
+use std::io::{self, IoSliceMut, Read};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
+
+use nix::sys::socket::{self as nixsock, ControlMessageOwned, MsgFlags, SockaddrIn6, sockopt};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::unix::AsyncFd;
+
+use super::{IPPROTO_VRRP, VRRP_GROUP_V4, VRRP_GROUP_V6};
+use crate::wire::Family;
+
+/// What one read from the socket gave.
+#[derive(Debug)]
+pub enum Rx<'b> {
+    /// A whole IPv4 datagram, header included.
+    V4 { datagram: &'b [u8] },
+    /// An IPv6 payload with the header fields the kernel reported.
+    V6 {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        hop_limit: u8,
+        payload: &'b [u8],
+    },
+}
+
+/// The shared VRRP socket of one (interface, family).
+pub struct VrrpSocket {
+    fd: AsyncFd<Socket>,
+    family: Family,
+    ifindex: u32,
+    /// The address adverts are sent from; the v3 checksum covers it.
+    source: IpAddr,
+}
+
+impl VrrpSocket {
+    /// Open, configure and bind the socket. `join_group` is false in unicast
+    /// mode, where no multicast membership is wanted.
+    pub fn open(
+        ifname: &str,
+        ifindex: u32,
+        source: IpAddr,
+        join_group: bool,
+    ) -> io::Result<VrrpSocket> {
+        let family = Family::of(&source);
+        let domain = match family {
+            Family::Ipv4 => Domain::IPV4,
+            Family::Ipv6 => Domain::IPV6,
+        };
+        let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+            .map_err(|e| with_context(e, "socket(SOCK_RAW, 112) (needs CAP_NET_RAW)"))?;
+        sock.set_nonblocking(true)?;
+        sock.bind_device(Some(ifname.as_bytes()))
+            .map_err(|e| with_context(e, &format!("SO_BINDTODEVICE {ifname}")))?;
+        match source {
+            IpAddr::V4(src) => {
+                sock.set_ttl_v4(255)?;
+                sock.set_multicast_ttl_v4(255)?;
+                sock.set_multicast_loop_v4(false)?;
+                // Only the groups joined on this socket, not every group of the host.
+                sock.set_multicast_all_v4(false)?;
+                sock.bind(&SocketAddr::V4(SocketAddrV4::new(src, 0)).into())
+                    .map_err(|e| with_context(e, &format!("bind to source {src}")))?;
+                if join_group {
+                    sock.join_multicast_v4_n(
+                        &VRRP_GROUP_V4,
+                        &socket2::InterfaceIndexOrAddress::Index(ifindex),
+                    )
+                    .map_err(|e| with_context(e, "join 224.0.0.18"))?;
+                }
+            }
+            IpAddr::V6(src) => {
+                sock.set_unicast_hops_v6(255)?;
+                sock.set_multicast_hops_v6(255)?;
+                sock.set_multicast_loop_v6(false)?;
+                sock.set_multicast_all_v6(false)?;
+                sock.set_multicast_if_v6(ifindex)?;
+                sock.set_recv_hoplimit_v6(true)?;
+                nixsock::setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)
+                    .map_err(io::Error::from)?;
+                let scope = if is_link_local(&src) { ifindex } else { 0 };
+                sock.bind(&SocketAddr::V6(SocketAddrV6::new(src, 0, 0, scope)).into())
+                    .map_err(|e| with_context(e, &format!("bind to source {src}")))?;
+                if join_group {
+                    sock.join_multicast_v6(&VRRP_GROUP_V6, ifindex)
+                        .map_err(|e| with_context(e, "join ff02::12"))?;
+                }
+            }
+        }
+        // SAFETY: the Socket owns its descriptor and moves into the AsyncFd,
+        // which keeps it open and unchanged until the AsyncFd is dropped.
+        let fd = unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }?;
+        Ok(VrrpSocket {
+            fd,
+            family,
+            ifindex,
+            source,
+        })
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    pub fn source(&self) -> IpAddr {
+        self.source
+    }
+
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Readiness for the daemon's poll loop (no allocation, no future).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.fd.poll_read_ready(cx) {
+            Poll::Ready(Ok(mut guard)) => {
+                // Readiness is re-armed by `try_recv` hitting WouldBlock.
+                guard.retain_ready();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Read one packet if one is queued; `Ok(None)` when the queue is empty
+    /// (and readiness is cleared so the next poll waits).
+    pub fn try_recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<Option<Rx<'b>>> {
+        let res = match self.family {
+            Family::Ipv4 => (&*self.fd.get_ref()).read(buf).map(RawRx::V4),
+            Family::Ipv6 => recv_v6(self.fd.get_ref(), buf),
+        };
+        match res {
+            Ok(RawRx::V4(n)) => Ok(Some(Rx::V4 {
+                datagram: buf.get(..n).unwrap_or(&[]),
+            })),
+            Ok(RawRx::V6 {
+                n,
+                src,
+                dst,
+                hop_limit,
+            }) => Ok(Some(Rx::V6 {
+                src,
+                dst,
+                hop_limit,
+                payload: buf.get(..n).unwrap_or(&[]),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_ready();
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn clear_ready(&self) {
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        if let Poll::Ready(Ok(mut guard)) = self.fd.poll_read_ready(&mut cx) {
+            guard.clear_ready();
+        }
+    }
+
+    /// Send one VRRP message (the kernel adds the IP header) to `dst`.
+    pub fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        let addr = match dst {
+            IpAddr::V4(d) => SocketAddr::V4(SocketAddrV4::new(d, 0)),
+            IpAddr::V6(d) => {
+                let scope = if is_link_local(&d) || d.is_multicast() {
+                    self.ifindex
+                } else {
+                    0
+                };
+                SocketAddr::V6(SocketAddrV6::new(d, 0, 0, scope))
+            }
+        };
+        let n = self.fd.get_ref().send_to(payload, &addr.into())?;
+        if n != payload.len() {
+            return Err(io::Error::other(format!(
+                "short send: {n} of {} bytes",
+                payload.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+enum RawRx {
+    V4(usize),
+    V6 {
+        n: usize,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        hop_limit: u8,
+    },
+}
+
+fn recv_v6(sock: &Socket, buf: &mut [u8]) -> io::Result<RawRx> {
+    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = nixsock::recvmsg::<SockaddrIn6>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let src = msg
+        .address
+        .map(|a| a.ip())
+        .ok_or_else(|| io::Error::other("recvmsg: no source address"))?;
+    let mut dst = None;
+    let mut hop_limit = None;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        match c {
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            ControlMessageOwned::Ipv6HopLimit(h) => {
+                hop_limit = u8::try_from(h).ok();
+            }
+            _ => {}
+        }
+    }
+    let (Some(dst), Some(hop_limit)) = (dst, hop_limit) else {
+        return Err(io::Error::other(
+            "recvmsg: missing IPV6_PKTINFO or IPV6_HOPLIMIT control message",
+        ));
+    };
+    Ok(RawRx::V6 {
+        n: msg.bytes,
+        src,
+        dst,
+        hop_limit,
+    })
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
+
+fn with_context(e: io::Error, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
