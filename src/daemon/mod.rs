@@ -1,7 +1,15 @@
-//! The tokio wiring of sockets, timers, health checks and signals.
+//! The tokio wiring: sockets, timers, netlink events, signals, reload.
+//!
+//! The daemon obeys the core. It owns no protocol rule: it feeds the core
+//! packets, link events and time, and carries out the actions the core
+//! queues (send an advert, add or remove addresses, announce).
+
+mod engine;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+pub use engine::Engine;
 
 /// Arguments of `ha-vip run`.
 #[derive(Debug, clap::Args)]
@@ -9,9 +17,60 @@ pub struct RunArgs {
     /// The configuration directory.
     #[arg(long, default_value = "/etc/ha-vip")]
     pub config: PathBuf,
+    /// Log as JSON lines (overrides `[log] format`).
+    #[arg(long)]
+    pub log_json: bool,
 }
 
-pub fn run_main(_args: RunArgs) -> ExitCode {
-    eprintln!("ha-vip run: not implemented yet");
-    ExitCode::FAILURE
+pub fn run_main(args: RunArgs) -> ExitCode {
+    let config = match crate::config::load_dir(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "ha-vip run: configuration in {} refused",
+                args.config.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&config, args.log_json);
+
+    // One thread: the work is a few packets and timers per interval, and a
+    // single thread keeps the order of actions exactly the core's.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ha-vip run: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(engine::run(args.config, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("ha-vip stopped: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &crate::config::Config, force_json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = config.daemon.log.level.clone();
+    let filter = EnvFilter::try_from_env("HA_VIP_LOG")
+        .or_else(|_| EnvFilter::try_new(&level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = force_json || config.daemon.log.json();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
 }

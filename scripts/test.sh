@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Run every test of ha-vip: formatting, lints, unit and property tests,
+# the packet vectors, the integration tests in network namespaces against
+# keepalived, a short fuzz run and the benchmarks in short mode.
+#
+#   sudo scripts/test.sh            # everything (CI runs this)
+#   sudo scripts/test.sh --long     # also the long fault/soak variants
+#
+# Needs root (network namespaces) and: keepalived, tcpdump, tshark, iproute2,
+# Debian's python3-scapy. scripts/install-prereqs.sh installs them. A missing
+# prerequisite is an error, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LONG=0
+for a in "$@"; do
+  case "$a" in
+    --long) LONG=1 ;;
+    *) echo "usage: $0 [--long]" >&2; exit 2 ;;
+  esac
+done
+export HA_VIP_LONG=$LONG
+
+fail=0
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "test.sh: MISSING PREREQUISITE '$1' (run: sudo scripts/install-prereqs.sh)" >&2
+    fail=1
+  fi
+}
+for c in cargo keepalived tcpdump tshark ip; do need "$c"; done
+if ! /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1; then
+  echo "test.sh: MISSING PREREQUISITE python3-scapy for /usr/bin/python3 (run: sudo scripts/install-prereqs.sh)" >&2
+  fail=1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test.sh: must run as root: the integration tests create network namespaces" >&2
+  fail=1
+fi
+[ $fail -eq 0 ] || exit 1
+
+step() { echo; echo "=== $*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo build (debug binary used by the integration tests)"
+cargo build --bins
+
+step "cargo test (unit, property, vectors, integration in namespaces)"
+# Integration tests share the machine's 2 cores and use real timers: two at
+# a time keeps their timing honest.
+cargo test --all-targets -- --test-threads=2
+
+if [ -x scripts/fuzz-short.sh ]; then
+  step "fuzz (short, bounded)"
+  bash scripts/fuzz-short.sh
+fi

@@ -1,0 +1,719 @@
+//! The daemon's one event loop.
+//!
+//! Inputs, in priority order: signals, netlink events, received packets,
+//! timers. Every input becomes a call on a `core::VirtualRouter` with the
+//! current instant, followed by draining that router's actions. No protocol
+//! decision is made here.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::poll_fn;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::task::Poll;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{debug, error, info, warn};
+
+use crate::config::{self, Config};
+use crate::core::{self, Action, State, VirtualRouter};
+use crate::net::netlink::{self, Event, Netlink};
+use crate::net::packet::FrameSender;
+use crate::net::socket::{Rx, VrrpSocket};
+use crate::net::{VRRP_GROUP_V4, VRRP_GROUP_V6};
+use crate::wire::{self, AdvertRepr, Family};
+
+/// Largest advert: 8-byte header + 255 IPv6 addresses.
+const TX_BUF: usize = 8 + 255 * 16;
+/// Receive buffer: the largest IPv4 datagram.
+const RX_BUF: usize = 65_535;
+/// Packets read from one socket before the loop looks at other inputs.
+const RX_BURST: usize = 64;
+
+pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
+    let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut events = netlink::watch().context("netlink monitor (needs CAP_NET_ADMIN)")?;
+    let mut engine = Engine::new(dir).context("netlink")?;
+    info!(
+        routers = config.routers.len(),
+        "ha-vip {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
+    engine.apply(config).await;
+
+    loop {
+        let deadline = engine.next_deadline();
+        let input = {
+            let sockets = &engine.sockets;
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = sigterm.recv() => Input::Stop("SIGTERM"),
+                _ = sigint.recv() => Input::Stop("SIGINT"),
+                _ = sighup.recv() => Input::Reload,
+                Some(ev) = events.recv() => Input::Netlink(ev),
+                i = poll_fn(|cx| {
+                    for (i, s) in sockets.iter().enumerate() {
+                        if let Poll::Ready(r) = s.sock.poll_read_ready(cx) {
+                            return Poll::Ready((i, r));
+                        }
+                    }
+                    Poll::Pending
+                }) => Input::Readable(i.0, i.1),
+                _ = sleep => Input::Timer,
+            }
+        };
+        match input {
+            Input::Stop(sig) => {
+                info!("{sig}: stopping; Active routers hand over with priority 0");
+                engine.shutdown_all().await;
+                info!("stopped");
+                return Ok(());
+            }
+            Input::Reload => engine.reload().await,
+            Input::Netlink(ev) => engine.on_netlink(ev).await,
+            Input::Readable(i, Ok(())) => engine.read_socket(i).await,
+            Input::Readable(i, Err(e)) => {
+                error!("socket {i}: {e}");
+            }
+            Input::Timer => engine.on_timer().await,
+        }
+    }
+}
+
+enum Input {
+    Stop(&'static str),
+    Reload,
+    Netlink(Event),
+    Readable(usize, std::io::Result<()>),
+    Timer,
+}
+
+/// A shared socket of one (interface, family) and its frame sender.
+struct SockSlot {
+    ifindex: u32,
+    family: Family,
+    sock: VrrpSocket,
+    frames: FrameSender,
+}
+
+/// A router whose interface is present and which runs the core.
+struct Running {
+    ifindex: u32,
+    mac: [u8; 6],
+    /// Index into `Engine::sockets`.
+    sock: usize,
+    vr: VirtualRouter,
+    link_up: bool,
+}
+
+/// One configured virtual router.
+struct Slot {
+    cfg: config::Router,
+    v4: Vec<Ipv4Addr>,
+    v6: Vec<Ipv6Addr>,
+    run: Option<Running>,
+}
+
+pub struct Engine {
+    dir: PathBuf,
+    nl: Netlink,
+    routers: Vec<Slot>,
+    sockets: Vec<SockSlot>,
+    rx_buf: Vec<u8>,
+    tx_buf: Vec<u8>,
+    frame_buf: Vec<u8>,
+    /// Packets dropped before reaching a router, by wire error counter.
+    drops: BTreeMap<&'static str, u64>,
+    /// (source, VRID) of adverts for no router of ours, logged once each.
+    unknown_vrids: HashSet<(IpAddr, u8)>,
+}
+
+impl Engine {
+    pub fn new(dir: PathBuf) -> std::io::Result<Engine> {
+        Ok(Engine {
+            dir,
+            nl: Netlink::open()?,
+            routers: Vec::new(),
+            sockets: Vec::new(),
+            rx_buf: vec![0; RX_BUF],
+            tx_buf: vec![0; TX_BUF],
+            frame_buf: vec![0; 1514],
+            drops: BTreeMap::new(),
+            unknown_vrids: HashSet::new(),
+        })
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.routers
+            .iter()
+            .filter_map(|s| s.run.as_ref()?.vr.poll_timeout())
+            .min()
+    }
+
+    /// Start every router of a freshly loaded configuration.
+    async fn apply(&mut self, config: Config) {
+        for cfg in config.routers {
+            let slot = Slot::new(cfg);
+            self.routers.push(slot);
+            let i = self.routers.len() - 1;
+            self.start(i).await;
+        }
+    }
+
+    /// Bring a router up: find its interface, clear stale VIPs, open or
+    /// share the socket, and start the core. A missing interface leaves it
+    /// waiting; the netlink monitor retries when the interface appears.
+    async fn start(&mut self, i: usize) {
+        let Some(slot) = self.routers.get(i) else {
+            return;
+        };
+        let cfg = slot.cfg.clone();
+        let link = match self.nl.link_by_name(&cfg.interface).await {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                warn!(router = %cfg.name, "waiting for interface {} to appear", cfg.interface);
+                return;
+            }
+            Err(e) => {
+                error!(router = %cfg.name, "interface {}: {e}", cfg.interface);
+                return;
+            }
+        };
+        let Some(mac) = link.mac else {
+            error!(router = %cfg.name, "interface {} has no Ethernet address; VRRP needs one", cfg.interface);
+            return;
+        };
+        let addrs = match self.nl.addresses(link.index).await {
+            Ok(a) => a,
+            Err(e) => {
+                error!(router = %cfg.name, "{e}");
+                return;
+            }
+        };
+        // A crashed run may have left our VIPs behind: remove them before the
+        // router starts, so the LAN never sees two holders.
+        for a in &addrs {
+            if cfg.addresses.iter().any(|v| v.addr == a.addr) {
+                warn!(router = %cfg.name, "removing {}/{} left on {} by an earlier run", a.addr, a.prefix_len, cfg.interface);
+                if let Err(e) = self.nl.del_address(link.index, a.addr, a.prefix_len).await {
+                    error!(router = %cfg.name, "{e}");
+                }
+            }
+        }
+        let all_vips: HashSet<IpAddr> = self
+            .routers
+            .iter()
+            .flat_map(|s| s.cfg.addresses.iter().map(|v| v.addr))
+            .collect();
+        let source = match cfg.source_address {
+            Some(s) => s,
+            None => match pick_source(cfg.family, &addrs, &all_vips) {
+                Some(s) => s,
+                None => {
+                    warn!(router = %cfg.name,
+                        "interface {} has no {} address to send adverts from (set source_address); waiting",
+                        cfg.interface,
+                        match cfg.family { Family::Ipv4 => "IPv4", Family::Ipv6 => "IPv6 link-local" });
+                    return;
+                }
+            },
+        };
+        let sock = match self.socket_for(&cfg, link.index, source) {
+            Ok(s) => s,
+            Err(e) => {
+                error!(router = %cfg.name, "cannot open VRRP socket on {}: {e}", cfg.interface);
+                return;
+            }
+        };
+        let mut vr = VirtualRouter::new(core_config(&cfg, source));
+        let now = Instant::now();
+        if link.up {
+            vr.startup(now);
+        } else {
+            warn!(router = %cfg.name, "interface {} is down; staying in Initialize", cfg.interface);
+        }
+        info!(router = %cfg.name, interface = %cfg.interface, vrid = cfg.vrid,
+            source = %source, "virtual router configured");
+        if let Some(slot) = self.routers.get_mut(i) {
+            slot.run = Some(Running {
+                ifindex: link.index,
+                mac,
+                sock,
+                vr,
+                link_up: link.up,
+            });
+        }
+        self.drain(i).await;
+    }
+
+    /// Find or open the shared socket of (interface, family).
+    fn socket_for(
+        &mut self,
+        cfg: &config::Router,
+        ifindex: u32,
+        source: IpAddr,
+    ) -> std::io::Result<usize> {
+        let family = Family::of(&source);
+        if let Some(i) = self
+            .sockets
+            .iter()
+            .position(|s| s.ifindex == ifindex && s.family == family)
+        {
+            return Ok(i);
+        }
+        // Unicast routers also receive on this socket; joining the group is
+        // harmless for them and needed by any multicast router sharing it.
+        let sock = VrrpSocket::open(&cfg.interface, ifindex, source, true)?;
+        let frames = FrameSender::open(ifindex)?;
+        self.sockets.push(SockSlot {
+            ifindex,
+            family,
+            sock,
+            frames,
+        });
+        Ok(self.sockets.len() - 1)
+    }
+
+    async fn read_socket(&mut self, si: usize) {
+        for _ in 0..RX_BURST {
+            let Some(slot) = self.sockets.get(si) else {
+                return;
+            };
+            let rx = match slot.sock.try_recv(&mut self.rx_buf) {
+                Ok(Some(rx)) => rx,
+                Ok(None) => return,
+                Err(e) => {
+                    warn!("receive on socket #{si}: {e}");
+                    return;
+                }
+            };
+            let opts = wire::ParseOptions::default();
+            let parsed = match rx {
+                Rx::V4 { datagram } => wire::parse_ipv4(datagram, &opts),
+                Rx::V6 {
+                    src,
+                    dst,
+                    hop_limit,
+                    payload,
+                } => wire::parse_ipv6(src, dst, hop_limit, payload, &opts),
+            };
+            let now = Instant::now();
+            let received = match parsed {
+                Ok(r) => r,
+                Err(e) => {
+                    *self.drops.entry(e.counter()).or_default() += 1;
+                    debug!(reason = e.counter(), "dropped packet: {e}");
+                    continue;
+                }
+            };
+            let ifindex = slot.ifindex;
+            let family = slot.family;
+            let vrid = received.advert.vrid;
+            let target = self.routers.iter().position(|s| {
+                s.cfg.vrid == vrid
+                    && s.cfg.family == family
+                    && s.run.as_ref().is_some_and(|r| r.ifindex == ifindex)
+            });
+            let Some(ri) = target else {
+                *self.drops.entry("vrid_unknown").or_default() += 1;
+                if self.unknown_vrids.insert((received.src, vrid)) {
+                    warn!(
+                        "advert for VRID {vrid} from {} (priority {}) matches no router of ours on this interface",
+                        received.src, received.advert.priority
+                    );
+                }
+                continue;
+            };
+            debug!(router = %self.routers[ri].cfg.name, src = %received.src,
+                priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
+                "advert received");
+            if let Some(run) = self.routers.get_mut(ri).and_then(|s| s.run.as_mut()) {
+                run.vr.handle_advert(now, received.src, &received.advert);
+            }
+            self.drain(ri).await;
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.routers.len() {
+            let due = self.routers[i]
+                .run
+                .as_ref()
+                .and_then(|r| r.vr.poll_timeout())
+                .is_some_and(|d| d <= now);
+            if due {
+                if let Some(run) = self.routers[i].run.as_mut() {
+                    run.vr.handle_timeout(now);
+                }
+                self.drain(i).await;
+            }
+        }
+    }
+
+    /// Carry out every action the router queued, in order.
+    async fn drain(&mut self, i: usize) {
+        loop {
+            let Some(slot) = self.routers.get_mut(i) else {
+                return;
+            };
+            let Some(run) = slot.run.as_mut() else {
+                return;
+            };
+            let Some(action) = run.vr.poll_action() else {
+                return;
+            };
+            match action {
+                Action::SendAdvert {
+                    priority,
+                    max_advert_interval_cs,
+                } => self.send_advert(i, priority, max_advert_interval_cs),
+                Action::AddAddresses => self.set_addresses(i, true).await,
+                Action::RemoveAddresses => self.set_addresses(i, false).await,
+                Action::Announce => self.announce(i),
+                Action::StateChanged { from, to, reason } => {
+                    let name = &self.routers[i].cfg.name;
+                    info!(router = %name, from = %from, to = %to, reason = %reason, "{name}: {from} -> {to} ({reason})");
+                }
+            }
+        }
+    }
+
+    fn send_advert(&mut self, i: usize, priority: u8, max_advert_interval_cs: u16) {
+        let Some(slot) = self.routers.get(i) else {
+            return;
+        };
+        let Some(run) = slot.run.as_ref() else {
+            return;
+        };
+        let Some(sock) = self.sockets.get(run.sock) else {
+            return;
+        };
+        let addresses = match slot.cfg.family {
+            Family::Ipv4 => wire::Addresses::V4(&slot.v4),
+            Family::Ipv6 => wire::Addresses::V6(&slot.v6),
+        };
+        let repr = AdvertRepr {
+            version: slot.cfg.version,
+            vrid: slot.cfg.vrid,
+            priority,
+            max_advert_interval_cs,
+            auth: slot.cfg.auth(),
+            addresses,
+        };
+        let src = sock.sock.source();
+        let group = match slot.cfg.family {
+            Family::Ipv4 => IpAddr::V4(VRRP_GROUP_V4),
+            Family::Ipv6 => IpAddr::V6(VRRP_GROUP_V6),
+        };
+        let peers: &[IpAddr] = if slot.cfg.unicast_peers.is_empty() {
+            std::slice::from_ref(&group)
+        } else {
+            &slot.cfg.unicast_peers
+        };
+        for &dst in peers {
+            // The pseudo-header form covers the destination: emit per peer.
+            match wire::emit_advert(&repr, src, dst, slot.cfg.checksum_form(), &mut self.tx_buf) {
+                Ok(n) => {
+                    if let Err(e) = sock.sock.send_to(&self.tx_buf[..n], dst) {
+                        warn!(router = %slot.cfg.name, "send advert to {dst}: {e}");
+                    }
+                }
+                Err(e) => error!(router = %slot.cfg.name, "cannot build advert: {e}"),
+            }
+        }
+    }
+
+    async fn set_addresses(&mut self, i: usize, add: bool) {
+        let Some(slot) = self.routers.get(i) else {
+            return;
+        };
+        let Some(run) = slot.run.as_ref() else {
+            return;
+        };
+        for v in &slot.cfg.addresses {
+            let res = if add {
+                self.nl.add_address(run.ifindex, v.addr, v.prefix_len).await
+            } else {
+                self.nl.del_address(run.ifindex, v.addr, v.prefix_len).await
+            };
+            match res {
+                Ok(()) => debug!(router = %slot.cfg.name, "{} {}/{}", if add { "added" } else { "removed" }, v.addr, v.prefix_len),
+                Err(e) => error!(router = %slot.cfg.name, "{e}"),
+            }
+        }
+    }
+
+    /// One gratuitous ARP / unsolicited NA per address (RFC 9568 6.4.1).
+    fn announce(&mut self, i: usize) {
+        let Some(slot) = self.routers.get(i) else {
+            return;
+        };
+        let Some(run) = slot.run.as_ref() else {
+            return;
+        };
+        let Some(sock) = self.sockets.get(run.sock) else {
+            return;
+        };
+        for v in &slot.cfg.addresses {
+            let built = match (v.addr, sock.sock.source()) {
+                (IpAddr::V4(ip), _) => wire::emit_gratuitous_arp(run.mac, ip, &mut self.frame_buf),
+                (IpAddr::V6(ip), IpAddr::V6(src)) => {
+                    wire::emit_unsolicited_na(run.mac, src, ip, &mut self.frame_buf)
+                }
+                (IpAddr::V6(_), IpAddr::V4(_)) => continue,
+            };
+            match built {
+                Ok(n) => {
+                    if let Err(e) = sock.frames.send(&self.frame_buf[..n]) {
+                        warn!(router = %slot.cfg.name, "announce {}: {e}", v.addr);
+                    }
+                }
+                Err(e) => error!(router = %slot.cfg.name, "cannot build announcement: {e}"),
+            }
+        }
+    }
+
+    async fn on_netlink(&mut self, ev: Event) {
+        let now = Instant::now();
+        match ev {
+            Event::LinkChanged(link) => {
+                for i in 0..self.routers.len() {
+                    if self.routers[i].cfg.interface != link.name {
+                        continue;
+                    }
+                    let Some(run) = self.routers[i].run.as_mut() else {
+                        // Waiting for this interface: try now.
+                        self.start(i).await;
+                        continue;
+                    };
+                    if run.ifindex != link.index {
+                        // Deleted and created again: everything is new.
+                        warn!(router = %self.routers[i].cfg.name, "interface {} was recreated; restarting", link.name);
+                        self.stop(i, false).await;
+                        self.start(i).await;
+                        continue;
+                    }
+                    if run.link_up != link.up {
+                        run.link_up = link.up;
+                        if link.up {
+                            info!(router = %self.routers[i].cfg.name, "interface {} up", link.name);
+                            run.vr.interface_up(now);
+                        } else {
+                            warn!(router = %self.routers[i].cfg.name, "interface {} down", link.name);
+                            run.vr.interface_down(now);
+                        }
+                        self.drain(i).await;
+                    }
+                }
+            }
+            Event::LinkRemoved { index, name } => {
+                for i in 0..self.routers.len() {
+                    let hit = self.routers[i]
+                        .run
+                        .as_ref()
+                        .is_some_and(|r| r.ifindex == index);
+                    if hit {
+                        warn!(router = %self.routers[i].cfg.name, "interface {name} removed; waiting for it");
+                        self.stop(i, false).await;
+                    }
+                }
+                self.close_unused_sockets();
+            }
+            Event::AddressRemoved(a) => {
+                for i in 0..self.routers.len() {
+                    let slot = &self.routers[i];
+                    let Some(run) = slot.run.as_ref() else {
+                        continue;
+                    };
+                    if run.ifindex != a.index || run.vr.state() != State::Active {
+                        continue;
+                    }
+                    if let Some(v) = slot.cfg.addresses.iter().find(|v| v.addr == a.addr) {
+                        warn!(router = %slot.cfg.name,
+                            "{}/{} was removed from {} while Active: putting it back", v.addr, v.prefix_len, slot.cfg.interface);
+                        if let Err(e) = self.nl.add_address(run.ifindex, v.addr, v.prefix_len).await {
+                            error!(router = %slot.cfg.name, "{e}");
+                        }
+                    }
+                }
+            }
+            Event::AddressAdded(a) => {
+                // A router waiting for a source address may start now.
+                let waiting: Vec<usize> = (0..self.routers.len())
+                    .filter(|&i| self.routers[i].run.is_none())
+                    .collect();
+                if !waiting.is_empty() {
+                    debug!("address {} appeared; retrying waiting routers", a.addr);
+                }
+                for i in waiting {
+                    self.start(i).await;
+                }
+            }
+        }
+    }
+
+    /// Stop one router. `clean`: hand over with priority 0 (shutdown);
+    /// otherwise (interface gone) just forget it after releasing addresses.
+    async fn stop(&mut self, i: usize, clean: bool) {
+        let now = Instant::now();
+        if let Some(run) = self.routers.get_mut(i).and_then(|s| s.run.as_mut()) {
+            if clean {
+                run.vr.shutdown(now);
+            } else {
+                run.vr.interface_down(now);
+            }
+        }
+        self.drain(i).await;
+        if let Some(slot) = self.routers.get_mut(i) {
+            slot.run = None;
+        }
+    }
+
+    async fn shutdown_all(&mut self) {
+        for i in 0..self.routers.len() {
+            self.stop(i, true).await;
+        }
+    }
+
+    /// SIGHUP: load the directory again. Unchanged routers keep their state
+    /// and addresses; changed ones restart; removed ones stop cleanly; a bad
+    /// configuration is refused and the running one kept.
+    async fn reload(&mut self) {
+        let new = match config::load_dir(&self.dir) {
+            Ok(c) => c,
+            Err(errors) => {
+                error!(
+                    "reload refused, the running configuration is kept:\n{errors}"
+                );
+                return;
+            }
+        };
+        let mut keep = vec![false; self.routers.len()];
+        let mut to_start = Vec::new();
+        for cfg in new.routers {
+            match self.routers.iter().position(|s| s.cfg == cfg) {
+                Some(j) => keep[j] = true,
+                None => to_start.push(cfg),
+            }
+        }
+        let (mut stopped, kept, started) = (0, keep.iter().filter(|k| **k).count(), to_start.len());
+        for i in (0..self.routers.len()).rev() {
+            if !keep[i] {
+                info!(router = %self.routers[i].cfg.name, "reload: router removed or changed; stopping it");
+                self.stop(i, true).await;
+                self.routers.remove(i);
+                stopped += 1;
+            }
+        }
+        self.close_unused_sockets();
+        for cfg in to_start {
+            self.routers.push(Slot::new(cfg));
+            let i = self.routers.len() - 1;
+            self.start(i).await;
+        }
+        info!(kept, stopped, started, "configuration reloaded");
+    }
+
+    /// Close sockets no running router uses, fixing up router indices.
+    fn close_unused_sockets(&mut self) {
+        let mut si = 0;
+        while si < self.sockets.len() {
+            let used = self
+                .routers
+                .iter()
+                .any(|s| s.run.as_ref().is_some_and(|r| r.sock == si));
+            if used {
+                si += 1;
+                continue;
+            }
+            self.sockets.remove(si);
+            for s in &mut self.routers {
+                if let Some(r) = s.run.as_mut()
+                    && r.sock > si
+                {
+                    r.sock -= 1;
+                }
+            }
+        }
+    }
+}
+
+impl Slot {
+    fn new(cfg: config::Router) -> Slot {
+        let v4 = cfg
+            .addresses
+            .iter()
+            .filter_map(|v| match v.addr {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let v6 = cfg
+            .addresses
+            .iter()
+            .filter_map(|v| match v.addr {
+                IpAddr::V6(a) => Some(a),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        Slot {
+            cfg,
+            v4,
+            v6,
+            run: None,
+        }
+    }
+}
+
+/// The source of adverts when none is configured: the interface's first
+/// IPv4 address that is not a VIP, or its IPv6 link-local address
+/// (RFC 9568 section 5.1.2.1: IPv6 adverts come from the link-local).
+fn pick_source(
+    family: Family,
+    addrs: &[netlink::LinkAddress],
+    vips: &HashSet<IpAddr>,
+) -> Option<IpAddr> {
+    addrs
+        .iter()
+        .map(|a| a.addr)
+        .find(|a| match (family, a) {
+            (Family::Ipv4, IpAddr::V4(_)) => !vips.contains(a),
+            (Family::Ipv6, IpAddr::V6(v6)) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+            _ => false,
+        })
+}
+
+/// The one place configuration turns into the core's parameters.
+fn core_config(cfg: &config::Router, primary_address: IpAddr) -> core::RouterConfig {
+    core::RouterConfig {
+        vrid: cfg.vrid,
+        version: cfg.version,
+        family: cfg.family,
+        priority: cfg.priority,
+        advert_interval_cs: cfg.advert_interval_cs,
+        addresses: cfg.addresses.iter().map(|v| v.addr).collect(),
+        primary_address,
+        preempt: cfg.preempt,
+        preempt_delay: cfg.preempt_delay,
+        accept_mode: cfg.accept_mode,
+        unicast_peers: cfg.unicast_peers.clone(),
+        announce: core::AnnounceConfig {
+            delay: cfg.announce.delay,
+            repeat: cfg.announce.repeat,
+            interval: cfg.announce.interval,
+            refresh: cfg.announce.refresh,
+            refresh_repeat: cfg.announce.refresh_repeat,
+        },
+        ..Default::default()
+    }
+}
