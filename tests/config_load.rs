@@ -849,3 +849,27 @@ fn reload_compares_routers_by_value() {
     );
     assert_eq!(old.router("a"), new.router("a"));
 }
+
+#[test]
+fn unreadable_router_files_are_named() {
+    let dir = dir_with(&[("routers/ok.toml", MINIMAL)]);
+    let routers = dir.path().join("routers");
+    // A dangling link (a ConfigMap being swapped, a deleted target).
+    std::os::unix::fs::symlink(dir.path().join("gone.toml"), routers.join("link.toml")).unwrap();
+    fs::write(routers.join("latin1.toml"), b"interface = \"\xe9th0\"\n").unwrap();
+    let e = load_err(&dir);
+    assert_eq!(e.errors.len(), 2, "{e}");
+    let link = e
+        .errors
+        .iter()
+        .find(|d| d.path.ends_with("routers/link.toml"))
+        .unwrap();
+    assert!(link.message.starts_with("cannot read"), "{link}");
+    assert_eq!(link.location, None);
+    let latin1 = e
+        .errors
+        .iter()
+        .find(|d| d.path.ends_with("routers/latin1.toml"))
+        .unwrap();
+    assert_eq!(latin1.message, "not valid UTF-8");
+}

@@ -28,7 +28,7 @@ use toml::de::DeTable;
 
 use crate::wire::Family;
 
-pub use check::{CheckArgs, check_main, host_warnings};
+pub use check::{CheckArgs, check_main, host_warnings, router_line, summary};
 pub use daemon::{ControlConfig, DaemonConfig, K8sConfig, LogConfig, LogFormat};
 pub use diag::{ConfigErrors, Diagnostic, Location};
 pub use router::{
