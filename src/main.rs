@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ha-vip", version, about = "VRRP (RFC 9568 / RFC 3768) virtual IP daemon")]
+#[command(
+    name = "ha-vip",
+    version,
+    about = "VRRP (RFC 9568 / RFC 3768) virtual IP daemon"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

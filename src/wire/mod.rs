@@ -59,7 +59,10 @@ impl Family {
 #[derive(Debug, Clone, Copy)]
 pub enum Addresses<'a> {
     /// As received: whole addresses of `family`, packed in network order.
-    Wire { family: Family, bytes: &'a [u8] },
+    Wire {
+        family: Family,
+        bytes: &'a [u8],
+    },
     V4(&'a [Ipv4Addr]),
     V6(&'a [Ipv6Addr]),
 }

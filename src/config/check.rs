@@ -1,0 +1,169 @@
+//! `ha-vip check`: validate a configuration directory, print what would run.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::wire::{Family, Version};
+
+use super::{
+    ChecksumAccept, ChecksumForm, Config, Diagnostic, LogFormat, Router, interface_exists, load_dir,
+};
+
+/// Arguments of `ha-vip check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The configuration directory.
+    #[arg(long, default_value = "/etc/ha-vip")]
+    pub config: PathBuf,
+}
+
+/// Exit 0 when the directory is valid (warnings or not), 1 when it is not;
+/// errors and warnings go to stderr, the summary to stdout.
+pub fn check_main(args: CheckArgs) -> ExitCode {
+    match load_dir(&args.config) {
+        Err(e) => {
+            for w in &e.warnings {
+                eprintln!("warning: {w}");
+            }
+            for error in &e.errors {
+                eprintln!("{error}");
+            }
+            eprintln!(
+                "ha-vip check: {} refused: {} error{}",
+                args.config.display(),
+                e.errors.len(),
+                if e.errors.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::FAILURE
+        }
+        Ok(config) => {
+            print!("{}", summary(&config));
+            for w in config.warnings.iter().chain(&host_warnings(&config)) {
+                eprintln!("warning: {w}");
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Warnings that depend on the host the check runs on. Only warnings:
+/// configurations are often checked away from the machine they are for.
+pub fn host_warnings(config: &Config) -> Vec<Diagnostic> {
+    config
+        .routers
+        .iter()
+        .filter(|r| !interface_exists(&r.interface))
+        .map(|r| Diagnostic {
+            path: r.path.clone(),
+            location: None,
+            key: Some("interface".into()),
+            message: format!(
+                "{} does not exist on this host (no /sys/class/net/{}); fine if this configuration is for another machine",
+                r.interface, r.interface
+            ),
+        })
+        .collect()
+}
+
+/// What would run: one line for the daemon, one per router.
+pub fn summary(config: &Config) -> String {
+    let d = &config.daemon;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "daemon: control socket {}, runtime_dir {}, log {} {}, k8s check {}",
+        d.control.socket.display(),
+        d.runtime_dir.display(),
+        match d.log.format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        },
+        d.log.level,
+        if d.k8s.enabled {
+            if d.k8s.in_cluster {
+                "on (in-cluster)".to_string()
+            } else {
+                format!("on ({})", d.k8s.api_server)
+            }
+        } else {
+            "off".to_string()
+        }
+    );
+    for r in &config.routers {
+        let _ = writeln!(out, "router {}", router_line(r));
+    }
+    let n = config.routers.len();
+    let _ = writeln!(
+        out,
+        "ok: {n} virtual router{}",
+        if n == 1 { "" } else { "s" }
+    );
+    out
+}
+
+/// One router in one line, the fields in the order of a router file.
+pub fn router_line(r: &Router) -> String {
+    let mut s = format!(
+        "{}: interface {}, VRID {}, {}, VRRPv{}, priority {}{}, advert_interval {}",
+        r.name,
+        r.interface,
+        r.vrid,
+        match r.family {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        },
+        r.version.number(),
+        r.priority,
+        if r.is_owner() { " (owner)" } else { "" },
+        humantime::format_duration(r.advert_interval()),
+    );
+    let addresses: Vec<String> = r.addresses.iter().map(|a| a.to_string()).collect();
+    let _ = write!(s, ", addresses {}", addresses.join(" "));
+    if r.is_unicast() {
+        let peers: Vec<String> = r.unicast_peers.iter().map(|a| a.to_string()).collect();
+        let _ = write!(s, ", unicast to {}", peers.join(" "));
+    } else {
+        let group = match r.family {
+            Family::Ipv4 => "224.0.0.18",
+            Family::Ipv6 => "ff02::12",
+        };
+        let _ = write!(s, ", multicast {group}");
+    }
+    if let Some(src) = r.source_address {
+        let _ = write!(s, ", source {src}");
+    }
+    if r.preempt {
+        s.push_str(", preempt");
+        if !r.preempt_delay.is_zero() {
+            let _ = write!(s, " after {}", humantime::format_duration(r.preempt_delay));
+        }
+    } else {
+        s.push_str(", no preempt");
+    }
+    s.push_str(if r.accept_mode {
+        ", accept_mode"
+    } else {
+        ", no accept_mode"
+    });
+    if r.virtual_mac {
+        let kind = match r.family {
+            Family::Ipv4 => 1,
+            Family::Ipv6 => 2,
+        };
+        let _ = write!(s, ", virtual MAC 00:00:5e:00:{kind:02x}:{:02x}", r.vrid);
+    }
+    if r.version == Version::V3
+        && r.family == Family::Ipv4
+        && (r.checksum.send != ChecksumForm::PseudoHeader
+            || r.checksum.accept != ChecksumAccept::Either)
+    {
+        let _ = write!(
+            s,
+            ", checksum send {} accept {}",
+            r.checksum.send.as_str(),
+            r.checksum.accept.as_str()
+        );
+    }
+    s
+}
