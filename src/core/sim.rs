@@ -320,6 +320,9 @@ impl Sim {
 
     /// Startup event for router `i` now.
     pub fn start(&mut self, i: usize) {
+        if !self.node(i).alive {
+            return;
+        }
         let now = self.now;
         self.record(i, Event::Startup);
         self.node_mut(i).router.startup(now);
@@ -335,6 +338,9 @@ impl Sim {
 
     /// Orderly shutdown: an Active router sends priority 0.
     pub fn shutdown(&mut self, i: usize) {
+        if !self.node(i).alive {
+            return;
+        }
         let now = self.now;
         self.record(i, Event::Shutdown);
         self.node_mut(i).router.shutdown(now);
@@ -356,7 +362,12 @@ impl Sim {
         self.start(i);
     }
 
+    // Inputs to a crashed router are ignored (it is not running).
+
     pub fn handover(&mut self, i: usize) {
+        if !self.node(i).alive {
+            return;
+        }
         let now = self.now;
         self.record(i, Event::Handover);
         self.node_mut(i).router.handover(now);
@@ -364,6 +375,9 @@ impl Sim {
     }
 
     pub fn interface_down(&mut self, i: usize) {
+        if !self.node(i).alive {
+            return;
+        }
         let now = self.now;
         self.record(i, Event::InterfaceDown);
         self.node_mut(i).router.interface_down(now);
@@ -371,6 +385,9 @@ impl Sim {
     }
 
     pub fn interface_up(&mut self, i: usize) {
+        if !self.node(i).alive {
+            return;
+        }
         let now = self.now;
         self.record(i, Event::InterfaceUp);
         self.node_mut(i).router.interface_up(now);
@@ -379,6 +396,9 @@ impl Sim {
 
     /// Set a tracked object of router `i` (see `VirtualRouter::set_tracked`).
     pub fn set_tracked(&mut self, i: usize, name: &str, weight: i32, failed: bool) {
+        if !self.node(i).alive {
+            return;
+        }
         let now = self.now;
         let node = self.node_mut(i);
         let before = node.router.effective_priority();

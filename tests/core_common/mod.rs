@@ -51,18 +51,20 @@ pub fn secs(s: u64) -> Duration {
 pub fn became_active(sim: &Sim, i: usize) -> Option<Duration> {
     sim.transitions(i)
         .into_iter()
+        .rev()
         .filter(|(_, _, to, _)| *to == State::Active)
         .map(|(t, ..)| t)
-        .last()
+        .next()
 }
 
 /// When router `to` last processed an advert from `from` (time since zero).
 pub fn last_received(sim: &Sim, to: usize, from: usize) -> Option<Duration> {
     sim.events(to)
         .into_iter()
+        .rev()
         .filter(|(_, e)| matches!(e, Event::Received { from: f, .. } if *f == from))
         .map(|(t, _)| t)
-        .last()
+        .next()
 }
 
 /// The first advert router `i` sent at or after `t`.
