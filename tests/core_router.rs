@@ -95,6 +95,8 @@ fn announce_defaults_are_keepalived_s() {
     assert_eq!(a.interval, Duration::ZERO);
     assert_eq!(a.refresh, None);
     assert_eq!(a.refresh_repeat, 1);
+    assert_eq!(a.lower_prio_repeat, 5);
+    assert_eq!(a.lower_prio_delay, secs(5));
 }
 
 #[test]
@@ -122,6 +124,7 @@ fn announce_interval_repeat_and_refresh() {
         interval: ms(100),
         refresh: Some(secs(30)),
         refresh_repeat: 2,
+        ..AnnounceConfig::default()
     };
     let mut r = VirtualRouter::new(cfg);
     r.startup(t0);
@@ -177,9 +180,32 @@ fn leaving_active_cancels_pending_announces() {
 fn active_answers_lower_priority_at_once() {
     let t0 = Instant::now();
     let mut r = started(cfg4(150, 1, 100), t0);
-    run(&mut r, t0, t0 + secs(4));
-    let now = t0 + ms(4_200);
+    // Active at 3.414062 s; let its second announce burst (8.414062 s) pass.
+    run(&mut r, t0, t0 + secs(9));
+    let now = t0 + ms(9_200);
     r.handle_advert(now, v4(2), &advert(100, 100)).unwrap();
+    // The answer, then keepalived's lower-priority announce burst.
+    let mut expected = vec![Action::SendAdvert {
+        priority: 150,
+        max_advert_interval_cs: 100,
+    }];
+    expected.extend([Action::Announce; 5]);
+    assert_eq!(drain(&mut r), expected);
+    // Adver_Timer restarted from the answer.
+    assert_eq!(r.poll_timeout(), Some(now + secs(1)));
+    // The second burst 5 s later.
+    let later = run(&mut r, t0, now + secs(5));
+    assert_eq!(
+        later
+            .iter()
+            .filter(|a| a.1 == Action::Announce)
+            .map(|a| a.0)
+            .collect::<Vec<_>>(),
+        vec![ms(14_200); 5]
+    );
+    // Priority 0 from another router: answered with an advert only.
+    let now = now + secs(5) + ms(1);
+    r.handle_advert(now, v4(2), &advert(0, 100)).unwrap();
     assert_eq!(
         drain(&mut r),
         vec![Action::SendAdvert {
@@ -187,12 +213,6 @@ fn active_answers_lower_priority_at_once() {
             max_advert_interval_cs: 100
         }]
     );
-    // Adver_Timer restarted from the answer.
-    assert_eq!(r.poll_timeout(), Some(now + secs(1)));
-    // Priority 0 from another router: answered too.
-    r.handle_advert(now + ms(1), v4(2), &advert(0, 100))
-        .unwrap();
-    assert_eq!(drain(&mut r).len(), 1);
     assert_eq!(r.state(), State::Active);
 }
 
@@ -388,6 +408,7 @@ fn not_running_drops() {
         Err(DropReason::NotRunning)
     );
     assert_eq!(r.counters().not_running_drops, 1);
+    assert_eq!(r.counters().rcvd_advertisements, 0);
     assert_eq!(r.state(), State::Initialize);
 }
 

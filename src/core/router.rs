@@ -16,10 +16,11 @@ use super::counters::{Counters, DropReason};
 use super::timers;
 use crate::wire::{Addresses, AdvertRepr, Auth, Family, Version};
 
-/// Gratuitous ARP / unsolicited NA timing after becoming Active. Defaults are
-/// keepalived's (`vrrp_garp_master_delay 5`, `vrrp_garp_master_repeat 5`,
+/// Gratuitous ARP / unsolicited NA timing. Defaults are keepalived's
+/// (`vrrp_garp_master_delay 5`, `vrrp_garp_master_repeat 5`,
 /// `vrrp_garp_interval 0`, `vrrp_garp_master_refresh 0` = off,
-/// `vrrp_garp_master_refresh_repeat 1`).
+/// `vrrp_garp_master_refresh_repeat 1`; `vrrp_garp_lower_prio_repeat` and
+/// `_delay` default to the master values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnounceConfig {
     /// Delay of the second burst after becoming Active; zero: no second burst.
@@ -32,6 +33,12 @@ pub struct AnnounceConfig {
     pub refresh: Option<Duration>,
     /// Messages per refresh burst.
     pub refresh_repeat: u32,
+    /// Messages per burst when the Active router hears a lower-priority
+    /// advert: hosts may have learnt the other router's MAC (partition
+    /// healed); 0: none.
+    pub lower_prio_repeat: u32,
+    /// Delay of the second such burst; zero: no second burst.
+    pub lower_prio_delay: Duration,
 }
 
 impl Default for AnnounceConfig {
@@ -42,6 +49,8 @@ impl Default for AnnounceConfig {
             interval: Duration::ZERO,
             refresh: None,
             refresh_repeat: 1,
+            lower_prio_repeat: 5,
+            lower_prio_delay: Duration::from_secs(5),
         }
     }
 }
@@ -219,6 +228,8 @@ struct AnnounceTimers {
     burst_left: u32,
     burst_at: Option<Instant>,
     second_burst_at: Option<Instant>,
+    /// Messages in the second burst.
+    second_burst_repeat: u32,
     refresh_at: Option<Instant>,
 }
 
@@ -543,7 +554,12 @@ impl VirtualRouter {
         src: IpAddr,
         advert: &AdvertRepr<'_>,
     ) -> Result<(), DropReason> {
-        if let Err(reason) = self.validate(src, advert) {
+        let checked = if self.state == State::Initialize {
+            Err(DropReason::NotRunning)
+        } else {
+            self.validate(src, advert)
+        };
+        if let Err(reason) = checked {
             self.counters.count_drop(reason);
             return Err(reason);
         }
@@ -553,10 +569,7 @@ impl VirtualRouter {
             self.counters.rcvd_pri_zero_packets += 1;
         }
         match self.state {
-            State::Initialize => {
-                self.counters.not_running_drops += 1;
-                Err(DropReason::NotRunning)
-            }
+            State::Initialize => Err(DropReason::NotRunning),
             State::Backup => {
                 self.backup_receive(now, src, advert);
                 Ok(())
@@ -710,9 +723,20 @@ impl VirtualRouter {
             }
             None => {
                 // A lower-priority router believes it is Active: answer at
-                // once so it yields (RFC 9568 6.4.3, keepalived).
+                // once so it yields (RFC 9568 6.4.3, keepalived), and
+                // re-announce: hosts may have learnt its MAC meanwhile.
                 self.send_advert(ours);
                 self.adver_at = Some(now + self.advert_interval());
+                let a = &self.cfg.announce;
+                if a.lower_prio_repeat > 0 {
+                    let (repeat, delay) = (a.lower_prio_repeat, a.lower_prio_delay);
+                    self.start_burst(now, repeat);
+                    if !delay.is_zero() {
+                        self.announce.second_burst_at = Some(now + delay);
+                        self.announce.second_burst_repeat = repeat;
+                    }
+                    self.run_announce(now);
+                }
             }
         }
     }
@@ -799,6 +823,7 @@ impl VirtualRouter {
             burst_left: a.repeat.max(1),
             burst_at: Some(now),
             second_burst_at: (!a.delay.is_zero()).then(|| now + a.delay),
+            second_burst_repeat: a.repeat,
             refresh_at: a.refresh.filter(|r| !r.is_zero()).map(|r| now + r),
         };
         self.run_announce(now);
@@ -808,7 +833,7 @@ impl VirtualRouter {
     fn run_announce(&mut self, now: Instant) {
         if self.announce.second_burst_at.is_some_and(|t| t <= now) {
             self.announce.second_burst_at = None;
-            self.start_burst(now, self.cfg.announce.repeat);
+            self.start_burst(now, self.announce.second_burst_repeat);
         }
         if let Some(t) = self.announce.refresh_at.filter(|t| *t <= now) {
             let period = self.cfg.announce.refresh.unwrap_or(Duration::ZERO);
