@@ -710,3 +710,46 @@ fn single_loss_does_not_flap_and_runs_repeat() {
         .count();
     assert!(lost > 10, "30 % loss over 300 adverts loses some: {lost}");
 }
+
+/// A peer advertising another address list (misconfigured): counted on the
+/// receiver, and the election still runs on its adverts (keepalived does
+/// the same).
+#[test]
+fn address_list_mismatch_still_elects() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.set_wire(
+        a,
+        ha_vip::core::sim::WireOverride {
+            addresses: Some(vec![v4(100), v4(101)]),
+            ..Default::default()
+        },
+    );
+    sim.start_all();
+    sim.run_until(sim.at(secs(10)));
+    assert_eq!(sim.active_routers(), vec![a]);
+    let heard = sim.router(b).counters().rcvd_advertisements;
+    assert!(heard >= 6);
+    assert_eq!(sim.router(b).counters().address_list_errors, heard);
+}
+
+/// A v2 advert reaching a v3 router is dropped as a version error.
+#[test]
+fn version_mismatch_is_dropped() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.set_wire(
+        a,
+        ha_vip::core::sim::WireOverride {
+            version: Some(ha_vip::wire::Version::V2),
+            ..Default::default()
+        },
+    );
+    sim.start_all();
+    sim.run_until(sim.at(secs(10)));
+    assert_eq!(sim.active_routers(), vec![a, b]);
+    assert!(sim.router(b).counters().version_errors > 0);
+    assert_eq!(sim.router(b).counters().rcvd_advertisements, 0);
+}
