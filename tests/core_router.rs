@@ -502,3 +502,30 @@ fn odd_config_values_do_not_panic() {
     assert!(actions.iter().any(|a| a.1 == Action::Announce));
     assert_eq!(r.state(), State::Active);
 }
+
+#[test]
+fn huge_configured_durations_do_not_panic() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(150, 1, 100);
+    cfg.preempt_delay = Duration::MAX;
+    cfg.announce.delay = Duration::MAX;
+    cfg.announce.refresh = Some(Duration::MAX);
+    cfg.announce.interval = Duration::MAX;
+    cfg.announce.repeat = 3;
+    let mut r = started(cfg, t0);
+    r.handle_advert(t0 + secs(1), v4(2), &advert(100, 100))
+        .unwrap();
+    run(&mut r, t0, t0 + secs(10));
+    assert_eq!(r.state(), State::Active);
+}
+
+#[test]
+fn new_master_reason_follows_rfc_6527() {
+    assert_eq!(Reason::OwnerStartup.new_master_reason(), "priority");
+    assert_eq!(Reason::Preempted.new_master_reason(), "preempted");
+    assert_eq!(
+        Reason::MasterDownTimerExpired.new_master_reason(),
+        "masterNoResponse"
+    );
+    assert_eq!(Reason::Shutdown.new_master_reason(), "notMaster");
+}

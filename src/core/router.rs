@@ -16,6 +16,15 @@ use super::counters::{Counters, DropReason};
 use super::timers;
 use crate::wire::{Addresses, AdvertRepr, Auth, Family, Version};
 
+/// `now + d`, saturating far in the future instead of panicking on a
+/// configured duration too large for `Instant`.
+fn later(now: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
+}
+
 /// Gratuitous ARP / unsolicited NA timing. Defaults are keepalived's
 /// (`vrrp_garp_master_delay 5`, `vrrp_garp_master_repeat 5`,
 /// `vrrp_garp_interval 0`, `vrrp_garp_master_refresh 0` = off,
@@ -154,6 +163,19 @@ pub enum Reason {
     InterfaceDown,
     /// A requested handover: priority 0 sent, staying in the election.
     Handover,
+}
+
+impl Reason {
+    /// RFC 6527 `vrrpv3StatisticsNewMasterReason` of a transition to Active
+    /// for this reason; `notMaster` otherwise.
+    pub fn new_master_reason(self) -> &'static str {
+        match self {
+            Reason::OwnerStartup => "priority",
+            Reason::Preempted => "preempted",
+            Reason::MasterDownTimerExpired | Reason::PriorityZeroReceived => "masterNoResponse",
+            _ => "notMaster",
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -514,7 +536,7 @@ impl VirtualRouter {
                 if self.adver_at.is_some_and(|t| t <= now) {
                     // RFC 9568 6.4.3: Adver_Timer fires.
                     self.send_advert(self.effective_priority);
-                    self.adver_at = Some(now + self.advert_interval());
+                    self.adver_at = Some(later(now, self.advert_interval()));
                 }
                 self.run_announce(now);
             }
@@ -690,7 +712,7 @@ impl VirtualRouter {
         if advert.priority == 0 {
             // Another router gave up: assert ourselves at once.
             self.send_advert(self.effective_priority);
-            self.adver_at = Some(now + self.advert_interval());
+            self.adver_at = Some(later(now, self.advert_interval()));
             return;
         }
         let ours = self.effective_priority;
@@ -726,13 +748,13 @@ impl VirtualRouter {
                 // once so it yields (RFC 9568 6.4.3, keepalived), and
                 // re-announce: hosts may have learnt its MAC meanwhile.
                 self.send_advert(ours);
-                self.adver_at = Some(now + self.advert_interval());
+                self.adver_at = Some(later(now, self.advert_interval()));
                 let a = &self.cfg.announce;
                 if a.lower_prio_repeat > 0 {
                     let (repeat, delay) = (a.lower_prio_repeat, a.lower_prio_delay);
                     self.start_burst(now, repeat);
                     if !delay.is_zero() {
-                        self.announce.second_burst_at = Some(now + delay);
+                        self.announce.second_burst_at = Some(later(now, delay));
                         self.announce.second_burst_repeat = repeat;
                     }
                     self.run_announce(now);
@@ -760,12 +782,12 @@ impl VirtualRouter {
         }
         let until = *self
             .preempt_hold_until
-            .get_or_insert(now + self.cfg.preempt_delay);
+            .get_or_insert(later(now, self.cfg.preempt_delay));
         now < until
     }
 
     fn arm_master_down(&mut self, now: Instant, after: Duration, reason: Reason) {
-        self.master_down_at = Some(now + after);
+        self.master_down_at = Some(later(now, after));
         self.master_down_reason = reason;
     }
 
@@ -813,7 +835,7 @@ impl VirtualRouter {
         self.preempt_hold_until = None;
         self.actions.push_back(Action::AddAddresses);
         self.send_advert(self.effective_priority);
-        self.adver_at = Some(now + self.advert_interval());
+        self.adver_at = Some(later(now, self.advert_interval()));
         self.active_router = Some(ActiveRouter {
             address: self.cfg.primary_address,
             priority: self.effective_priority,
@@ -822,9 +844,9 @@ impl VirtualRouter {
         self.announce = AnnounceTimers {
             burst_left: a.repeat.max(1),
             burst_at: Some(now),
-            second_burst_at: (!a.delay.is_zero()).then(|| now + a.delay),
+            second_burst_at: (!a.delay.is_zero()).then(|| later(now, a.delay)),
             second_burst_repeat: a.repeat,
-            refresh_at: a.refresh.filter(|r| !r.is_zero()).map(|r| now + r),
+            refresh_at: a.refresh.filter(|r| !r.is_zero()).map(|r| later(now, r)),
         };
         self.run_announce(now);
     }
@@ -835,9 +857,9 @@ impl VirtualRouter {
             self.announce.second_burst_at = None;
             self.start_burst(now, self.announce.second_burst_repeat);
         }
-        if let Some(t) = self.announce.refresh_at.filter(|t| *t <= now) {
+        if self.announce.refresh_at.is_some_and(|t| t <= now) {
             let period = self.cfg.announce.refresh.unwrap_or(Duration::ZERO);
-            self.announce.refresh_at = Some(t + period).filter(|_| !period.is_zero());
+            self.announce.refresh_at = (!period.is_zero()).then(|| later(now, period));
             self.start_burst(now, self.cfg.announce.refresh_repeat);
         }
         while self.announce.burst_left > 0 {
@@ -847,7 +869,7 @@ impl VirtualRouter {
             self.actions.push_back(Action::Announce);
             self.counters.announcements += 1;
             self.announce.burst_left -= 1;
-            self.announce.burst_at = Some(at + self.cfg.announce.interval);
+            self.announce.burst_at = Some(later(at, self.cfg.announce.interval));
         }
         if self.announce.burst_left == 0 {
             self.announce.burst_at = None;
@@ -889,7 +911,7 @@ impl VirtualRouter {
         if self.state == State::Active {
             // Advertise the new priority now, not at the next Adver_Timer.
             self.send_advert(new);
-            self.adver_at = Some(now + self.advert_interval());
+            self.adver_at = Some(later(now, self.advert_interval()));
             self.active_router = Some(ActiveRouter {
                 address: self.cfg.primary_address,
                 priority: new,
