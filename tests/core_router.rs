@@ -246,6 +246,10 @@ fn effective_priority_is_clamped() {
     assert_eq!(r.effective_priority(), 50);
     r.set_tracked(t0, "a", -30, false);
     assert_eq!(r.effective_priority(), 80);
+    assert_eq!(
+        r.tracked().collect::<Vec<_>>(),
+        vec![("a", -30, false), ("b", -20, true)]
+    );
     r.remove_tracked(t0, "b");
     assert_eq!(r.effective_priority(), 100);
 

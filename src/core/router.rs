@@ -365,6 +365,13 @@ impl VirtualRouter {
         timers::master_down_interval(self.cfg.version, self.effective_priority, interval)
     }
 
+    /// Tracked objects: (name, weight, failed), for `status`.
+    pub fn tracked(&self) -> impl Iterator<Item = (&str, i32, bool)> {
+        self.tracked
+            .iter()
+            .map(|t| (t.name.as_str(), t.weight, t.failed))
+    }
+
     /// The Active router as last heard; ourselves when Active.
     pub fn active_router(&self) -> Option<ActiveRouter> {
         self.active_router
