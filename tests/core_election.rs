@@ -753,3 +753,27 @@ fn version_mismatch_is_dropped() {
     assert!(sim.router(b).counters().version_errors > 0);
     assert_eq!(sim.router(b).counters().rcvd_advertisements, 0);
 }
+
+/// Priority 0 with two Backups: both wait only their own Skew_Time; the
+/// higher priority (shorter skew) takes over and the other one hears it
+/// before its own skew runs out.
+#[test]
+fn priority_zero_with_two_backups() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(200, 1, 100));
+    let b = sim.add_router(cfg4(150, 2, 100));
+    let c = sim.add_router(cfg4(100, 3, 100));
+    sim.start_all();
+    sim.run_until(sim.at(secs(10)));
+    sim.shutdown(a);
+    sim.run_until(sim.at(secs(20)));
+    // B: Skew_Time 414_062 us after hearing priority 0 at 10.001 s.
+    assert_eq!(became_active(&sim, b), Some(us(10_001_000 + 414_062)));
+    // C would have fired at 10.001 s + 609_375 us; it heard B first.
+    assert_eq!(became_active(&sim, c), None);
+    assert_eq!(sim.active_routers(), vec![b]);
+    assert_eq!(
+        sim.router(c).active_router().map(|r| r.address),
+        Some(v4(2))
+    );
+}
