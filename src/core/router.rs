@@ -1,0 +1,928 @@
+//! One virtual router: the state machine of RFC 9568 section 6 (and RFC 3768
+//! section 6 for v2), without I/O and without a clock.
+//!
+//! Inputs are method calls that carry `now`; outputs are [`Action`]s drained
+//! with [`VirtualRouter::poll_action`]; [`VirtualRouter::poll_timeout`] says
+//! when [`VirtualRouter::handle_timeout`] is next due. The actions of one call
+//! come out in this order: `StateChanged` first (so the shell logs the cause
+//! before the effects), then the effects in the order the RFC lists them.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use super::counters::{Counters, DropReason};
+use super::timers;
+use crate::wire::{Addresses, AdvertRepr, Auth, Family, Version};
+
+/// `now + d`, saturating far in the future instead of panicking on a
+/// configured duration too large for `Instant`.
+fn later(now: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
+}
+
+/// Gratuitous ARP / unsolicited NA timing. Defaults are keepalived's
+/// (`vrrp_garp_master_delay 5`, `vrrp_garp_master_repeat 5`,
+/// `vrrp_garp_interval 0`, `vrrp_garp_master_refresh 0` = off,
+/// `vrrp_garp_master_refresh_repeat 1`; `vrrp_garp_lower_prio_repeat` and
+/// `_delay` default to the master values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceConfig {
+    /// Delay of the second burst after becoming Active; zero: no second burst.
+    pub delay: Duration,
+    /// Messages per burst (at least 1 is sent).
+    pub repeat: u32,
+    /// Gap between the messages of a burst.
+    pub interval: Duration,
+    /// Period of refresh bursts while Active; `None` (or zero): off.
+    pub refresh: Option<Duration>,
+    /// Messages per refresh burst.
+    pub refresh_repeat: u32,
+    /// Messages per burst when the Active router hears a lower-priority
+    /// advert: hosts may have learnt the other router's MAC (partition
+    /// healed); 0: none.
+    pub lower_prio_repeat: u32,
+    /// Delay of the second such burst; zero: no second burst.
+    pub lower_prio_delay: Duration,
+}
+
+impl Default for AnnounceConfig {
+    fn default() -> Self {
+        AnnounceConfig {
+            delay: Duration::from_secs(5),
+            repeat: 5,
+            interval: Duration::ZERO,
+            refresh: None,
+            refresh_repeat: 1,
+            lower_prio_repeat: 5,
+            lower_prio_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The configuration of one virtual router, already validated by `config`.
+/// The core never panics on odd values: priority 0 is read as 1 and an
+/// interval of 0 as 1 cs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterConfig {
+    pub vrid: u8,
+    pub version: Version,
+    pub family: Family,
+    /// Base priority, 1..=255; 255 = address owner.
+    pub priority: u8,
+    /// Advertisement_Interval in centiseconds (v2: a multiple of 100).
+    pub advert_interval_cs: u16,
+    /// The virtual addresses, all of `family`.
+    pub addresses: Vec<IpAddr>,
+    /// Our source address; compared for the equal-priority tie-break.
+    pub primary_address: IpAddr,
+    pub preempt: bool,
+    /// How long a Backup that could preempt keeps accepting a lower-priority
+    /// Active before it preempts (docs/protocol.md); zero = RFC behaviour.
+    pub preempt_delay: Duration,
+    /// RFC 9568 6.1 Accept_Mode; read by the shell via
+    /// [`VirtualRouter::accepts_vip_traffic`].
+    pub accept_mode: bool,
+    /// Empty: multicast. Otherwise adverts go to, and are only accepted
+    /// from, these addresses.
+    pub unicast_peers: Vec<IpAddr>,
+    pub announce: AnnounceConfig,
+    /// An owner (priority 255) keeps 255 whatever its tracked objects say.
+    pub owner_keeps_255: bool,
+    /// v2 only (RFC 3768 5.3.6): must match the received Auth Type (and
+    /// password for type 1). Ignored for v3.
+    pub auth: Auth,
+}
+
+impl RouterConfig {
+    /// A v3 router with the defaults of DESIGN.md: priority 100, 1 s,
+    /// preempt, no preempt delay, accept mode, multicast.
+    pub fn new(vrid: u8, primary_address: IpAddr, addresses: Vec<IpAddr>) -> Self {
+        RouterConfig {
+            vrid,
+            version: Version::V3,
+            family: Family::of(&primary_address),
+            priority: 100,
+            advert_interval_cs: 100,
+            addresses,
+            primary_address,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept_mode: true,
+            unicast_peers: Vec::new(),
+            announce: AnnounceConfig::default(),
+            owner_keeps_255: true,
+            auth: Auth::None,
+        }
+    }
+}
+
+/// RFC 9568 6.4 states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Initialize,
+    Backup,
+    Active,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Initialize => "Initialize",
+            State::Backup => "Backup",
+            State::Active => "Active",
+        })
+    }
+}
+
+/// Why a state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Startup event, priority below 255: Initialize -> Backup (6.4.1).
+    Startup,
+    /// Startup event as the address owner: Initialize -> Active (6.4.1).
+    OwnerStartup,
+    /// Master_Down_Timer fired with no Active heard (6.4.2).
+    MasterDownTimerExpired,
+    /// Master_Down_Timer fired after the Active sent priority 0 (6.4.2).
+    PriorityZeroReceived,
+    /// Master_Down_Timer fired while lower-priority adverts were being
+    /// discarded because of preemption (6.4.2).
+    Preempted,
+    /// An advert with a higher priority reached the Active router (6.4.3).
+    HigherPriorityAdvert,
+    /// An advert with our priority from a larger primary address (6.4.3).
+    EqualPriorityHigherAddress,
+    /// Shutdown event (6.4.2, 6.4.3).
+    Shutdown,
+    /// The interface went down.
+    InterfaceDown,
+    /// A requested handover: priority 0 sent, staying in the election.
+    Handover,
+}
+
+impl Reason {
+    /// RFC 6527 `vrrpv3StatisticsNewMasterReason` of a transition to Active
+    /// for this reason; `notMaster` otherwise.
+    pub fn new_master_reason(self) -> &'static str {
+        match self {
+            Reason::OwnerStartup => "priority",
+            Reason::Preempted => "preempted",
+            Reason::MasterDownTimerExpired | Reason::PriorityZeroReceived => "masterNoResponse",
+            _ => "notMaster",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::Startup => "startup",
+            Reason::OwnerStartup => "startup as address owner",
+            Reason::MasterDownTimerExpired => "Master_Down_Timer expired",
+            Reason::PriorityZeroReceived => "Active router sent priority 0",
+            Reason::Preempted => "preempted a lower-priority Active router",
+            Reason::HigherPriorityAdvert => "advertisement with a higher priority",
+            Reason::EqualPriorityHigherAddress => {
+                "advertisement with equal priority from a higher address"
+            }
+            Reason::Shutdown => "shutdown",
+            Reason::InterfaceDown => "interface down",
+            Reason::Handover => "handover requested",
+        })
+    }
+}
+
+/// What the shell must do, drained with [`VirtualRouter::poll_action`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send one advertisement with the configured addresses
+    /// ([`VirtualRouter::advert`] builds it).
+    SendAdvert {
+        priority: u8,
+        max_advert_interval_cs: u16,
+    },
+    /// Add the configured addresses to the interface.
+    AddAddresses,
+    /// Remove the configured addresses from the interface.
+    RemoveAddresses,
+    /// Send one gratuitous ARP (IPv4) / unsolicited NA (IPv6) for every
+    /// configured address, now. The core times repeats and bursts.
+    Announce,
+    StateChanged {
+        from: State,
+        to: State,
+        reason: Reason,
+    },
+}
+
+/// The last state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: State,
+    pub to: State,
+    pub reason: Reason,
+    pub at: Instant,
+}
+
+/// The Active router as last heard (or ourselves when Active).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveRouter {
+    pub address: IpAddr,
+    pub priority: u8,
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    name: String,
+    weight: i32,
+    failed: bool,
+}
+
+/// Announce timing while Active.
+#[derive(Debug, Clone, Default)]
+struct AnnounceTimers {
+    /// Messages left in the current burst, the next one due at `burst_at`.
+    burst_left: u32,
+    burst_at: Option<Instant>,
+    second_burst_at: Option<Instant>,
+    /// Messages in the second burst.
+    second_burst_repeat: u32,
+    refresh_at: Option<Instant>,
+}
+
+/// One virtual router (interface, VRID, family). See the module docs.
+#[derive(Debug, Clone)]
+pub struct VirtualRouter {
+    cfg: RouterConfig,
+    /// The configured addresses split by family, for [`Self::advert`].
+    v4: Vec<Ipv4Addr>,
+    v6: Vec<Ipv6Addr>,
+    state: State,
+    tracked: Vec<Tracked>,
+    effective_priority: u8,
+    /// Master_Adver_Interval (RFC 9568 6.1), centiseconds.
+    master_adver_interval_cs: u16,
+    /// Adver_Timer deadline (Active).
+    adver_at: Option<Instant>,
+    /// Master_Down_Timer deadline (Backup) and the reason it will give.
+    master_down_at: Option<Instant>,
+    master_down_reason: Reason,
+    /// Preempt_Delay: until when lower-priority adverts are still accepted.
+    preempt_hold_until: Option<Instant>,
+    announce: AnnounceTimers,
+    active_router: Option<ActiveRouter>,
+    last_transition: Option<Transition>,
+    /// Address list mismatch already logged (reset by a matching advert).
+    address_list_warned: bool,
+    counters: Counters,
+    actions: VecDeque<Action>,
+}
+
+impl VirtualRouter {
+    /// A router in Initialize. Nothing happens until [`Self::startup`].
+    pub fn new(mut cfg: RouterConfig) -> Self {
+        cfg.priority = cfg.priority.max(1);
+        cfg.advert_interval_cs = cfg.advert_interval_cs.max(1);
+        let v4 = cfg
+            .addresses
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(a) => Some(*a),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let v6 = cfg
+            .addresses
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(a) => Some(*a),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        VirtualRouter {
+            effective_priority: cfg.priority,
+            master_adver_interval_cs: cfg.advert_interval_cs,
+            cfg,
+            v4,
+            v6,
+            state: State::Initialize,
+            tracked: Vec::new(),
+            adver_at: None,
+            master_down_at: None,
+            master_down_reason: Reason::MasterDownTimerExpired,
+            preempt_hold_until: None,
+            announce: AnnounceTimers::default(),
+            active_router: None,
+            last_transition: None,
+            address_list_warned: false,
+            counters: Counters::default(),
+            actions: VecDeque::with_capacity(16),
+        }
+    }
+
+    // ----- accessors -------------------------------------------------------
+
+    pub fn config(&self) -> &RouterConfig {
+        &self.cfg
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Base priority plus the weights of failed tracked objects.
+    pub fn effective_priority(&self) -> u8 {
+        self.effective_priority
+    }
+
+    /// Master_Adver_Interval in centiseconds: learned from the Active router
+    /// in v3, our own Advertisement_Interval otherwise.
+    pub fn master_adver_interval_cs(&self) -> u16 {
+        self.master_adver_interval_cs
+    }
+
+    /// Skew_Time at the current priority and Master_Adver_Interval.
+    pub fn skew_time(&self) -> Duration {
+        timers::skew_time(
+            self.cfg.version,
+            self.effective_priority,
+            self.master_adver_interval_cs,
+        )
+    }
+
+    /// Master_Down_Interval at the current priority and Master_Adver_Interval.
+    pub fn master_down_interval(&self) -> Duration {
+        let interval = match self.cfg.version {
+            Version::V3 => self.master_adver_interval_cs,
+            // RFC 3768 has no learned interval: all routers share one.
+            Version::V2 => self.cfg.advert_interval_cs,
+        };
+        timers::master_down_interval(self.cfg.version, self.effective_priority, interval)
+    }
+
+    /// Tracked objects: (name, weight, failed), for `status`.
+    pub fn tracked(&self) -> impl Iterator<Item = (&str, i32, bool)> {
+        self.tracked
+            .iter()
+            .map(|t| (t.name.as_str(), t.weight, t.failed))
+    }
+
+    /// The Active router as last heard; ourselves when Active.
+    pub fn active_router(&self) -> Option<ActiveRouter> {
+        self.active_router
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn last_transition(&self) -> Option<Transition> {
+        self.last_transition
+    }
+
+    /// Whether the address owner rules apply (RFC 9568 6.1: priority 255).
+    pub fn is_owner(&self) -> bool {
+        self.cfg.priority == 255
+    }
+
+    /// RFC 9568 6.4.3: the Active router accepts packets to the virtual
+    /// addresses only with Accept_Mode or as their owner.
+    pub fn accepts_vip_traffic(&self) -> bool {
+        self.state == State::Active && (self.cfg.accept_mode || self.is_owner())
+    }
+
+    /// The configured addresses as the wire layer emits them.
+    pub fn advert_addresses(&self) -> Addresses<'_> {
+        match self.cfg.family {
+            Family::Ipv4 => Addresses::V4(&self.v4),
+            Family::Ipv6 => Addresses::V6(&self.v6),
+        }
+    }
+
+    /// The advertisement to emit for an [`Action::SendAdvert`].
+    pub fn advert(&self, priority: u8, max_advert_interval_cs: u16) -> AdvertRepr<'_> {
+        AdvertRepr {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            max_advert_interval_cs,
+            auth: match self.cfg.version {
+                Version::V2 => self.cfg.auth,
+                Version::V3 => Auth::None,
+            },
+            addresses: self.advert_addresses(),
+        }
+    }
+
+    // ----- the sans-I/O interface -----------------------------------------
+
+    /// The next action for the shell, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] is next due, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let burst = if self.announce.burst_left > 0 {
+            self.announce.burst_at
+        } else {
+            None
+        };
+        [
+            self.adver_at,
+            self.master_down_at,
+            burst,
+            self.announce.second_burst_at,
+            self.announce.refresh_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Startup event (RFC 9568 6.4.1). Ignored unless in Initialize.
+    pub fn startup(&mut self, now: Instant) {
+        if self.state != State::Initialize {
+            return;
+        }
+        self.master_adver_interval_cs = self.cfg.advert_interval_cs;
+        self.preempt_hold_until = None;
+        if self.effective_priority == 255 {
+            self.become_active(now, Reason::OwnerStartup);
+        } else {
+            self.change_state(now, State::Backup, Reason::Startup);
+            self.arm_master_down(
+                now,
+                self.master_down_interval(),
+                Reason::MasterDownTimerExpired,
+            );
+        }
+    }
+
+    /// Shutdown event (RFC 9568 6.4.2 / 6.4.3): an Active router sends
+    /// priority 0 and releases its addresses; then Initialize.
+    pub fn shutdown(&mut self, now: Instant) {
+        match self.state {
+            State::Initialize => {}
+            State::Backup => {
+                self.change_state(now, State::Initialize, Reason::Shutdown);
+                self.stop_timers();
+            }
+            State::Active => {
+                self.change_state(now, State::Initialize, Reason::Shutdown);
+                self.stop_timers();
+                self.send_advert(0);
+                self.actions.push_back(Action::RemoveAddresses);
+                self.active_router = None;
+            }
+        }
+    }
+
+    /// The interface went down: no advert can go out; release the addresses
+    /// and wait in Initialize for [`Self::interface_up`].
+    pub fn interface_down(&mut self, now: Instant) {
+        match self.state {
+            State::Initialize => {}
+            State::Backup => {
+                self.change_state(now, State::Initialize, Reason::InterfaceDown);
+                self.stop_timers();
+            }
+            State::Active => {
+                self.change_state(now, State::Initialize, Reason::InterfaceDown);
+                self.stop_timers();
+                self.actions.push_back(Action::RemoveAddresses);
+            }
+        }
+        self.active_router = None;
+    }
+
+    /// The interface came back: a Startup event.
+    pub fn interface_up(&mut self, now: Instant) {
+        self.startup(now);
+    }
+
+    /// Hand the addresses over at once while staying in the election: if
+    /// Active, send one advert with priority 0 (the Backups wait only
+    /// Skew_Time) and become Backup at the current effective priority.
+    /// A Backup with preemption and the highest priority takes the addresses
+    /// back after Master_Down_Interval: lower the priority first to stay out.
+    pub fn handover(&mut self, now: Instant) {
+        if self.state != State::Active {
+            return;
+        }
+        self.change_state(now, State::Backup, Reason::Handover);
+        self.stop_timers();
+        self.send_advert(0);
+        self.actions.push_back(Action::RemoveAddresses);
+        self.active_router = None;
+        self.master_adver_interval_cs = self.cfg.advert_interval_cs;
+        self.arm_master_down(
+            now,
+            self.master_down_interval(),
+            Reason::MasterDownTimerExpired,
+        );
+    }
+
+    /// Timers: Master_Down_Timer, Adver_Timer, announce bursts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Initialize => {}
+            State::Backup => {
+                if self.master_down_at.is_some_and(|t| t <= now) {
+                    // RFC 9568 6.4.2: Master_Down_Timer fires.
+                    let reason = self.master_down_reason;
+                    self.become_active(now, reason);
+                }
+            }
+            State::Active => {
+                if self.adver_at.is_some_and(|t| t <= now) {
+                    // RFC 9568 6.4.3: Adver_Timer fires.
+                    self.send_advert(self.effective_priority);
+                    self.adver_at = Some(later(now, self.advert_interval()));
+                }
+                self.run_announce(now);
+            }
+        }
+    }
+
+    /// Set (or add) a tracked object: while `failed`, `weight` is added to
+    /// the base priority. A change of the effective priority takes effect at
+    /// once: an Active router advertises it without waiting for its timer.
+    pub fn set_tracked(&mut self, now: Instant, name: &str, weight: i32, failed: bool) {
+        match self.tracked.iter_mut().find(|t| t.name == name) {
+            Some(t) => {
+                t.weight = weight;
+                t.failed = failed;
+            }
+            None => self.tracked.push(Tracked {
+                name: name.to_owned(),
+                weight,
+                failed,
+            }),
+        }
+        self.recompute_priority(now);
+    }
+
+    /// Forget a tracked object.
+    pub fn remove_tracked(&mut self, now: Instant, name: &str) {
+        self.tracked.retain(|t| t.name != name);
+        self.recompute_priority(now);
+    }
+
+    /// A received advertisement that the wire layer accepted. `src` is the
+    /// IP source address. Router-level checks may drop it; the drop is
+    /// counted and returned.
+    pub fn handle_advert(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        advert: &AdvertRepr<'_>,
+    ) -> Result<(), DropReason> {
+        let checked = if self.state == State::Initialize {
+            Err(DropReason::NotRunning)
+        } else {
+            self.validate(src, advert)
+        };
+        if let Err(reason) = checked {
+            self.counters.count_drop(reason);
+            return Err(reason);
+        }
+        self.check_address_list(src, advert);
+        self.counters.rcvd_advertisements += 1;
+        if advert.priority == 0 {
+            self.counters.rcvd_pri_zero_packets += 1;
+        }
+        match self.state {
+            State::Initialize => Err(DropReason::NotRunning),
+            State::Backup => {
+                self.backup_receive(now, src, advert);
+                Ok(())
+            }
+            State::Active => {
+                self.active_receive(now, src, advert);
+                Ok(())
+            }
+        }
+    }
+
+    // ----- receive ----------------------------------------------------------
+
+    /// RFC 9568 7.1 / RFC 3768 7.1 checks that need the router's config.
+    fn validate(&self, src: IpAddr, advert: &AdvertRepr<'_>) -> Result<(), DropReason> {
+        if advert.version != self.cfg.version {
+            return Err(DropReason::VersionMismatch);
+        }
+        if advert.vrid != self.cfg.vrid {
+            return Err(DropReason::VridMismatch);
+        }
+        if Family::of(&src) != self.cfg.family || advert.addresses.family() != self.cfg.family {
+            return Err(DropReason::FamilyMismatch);
+        }
+        if src == self.cfg.primary_address {
+            return Err(DropReason::OwnAdvert);
+        }
+        if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&src) {
+            return Err(DropReason::UnicastPeerMismatch);
+        }
+        match self.cfg.version {
+            Version::V2 => {
+                match (self.cfg.auth, advert.auth) {
+                    (Auth::None, Auth::None) | (Auth::Ah, Auth::Ah) => {}
+                    (Auth::SimpleText(ours), Auth::SimpleText(theirs)) => {
+                        if ours != theirs {
+                            return Err(DropReason::AuthFailure);
+                        }
+                    }
+                    _ => return Err(DropReason::AuthTypeMismatch),
+                }
+                // RFC 3768 7.1: the interval MUST match, else discard.
+                if advert.max_advert_interval_cs != self.cfg.advert_interval_cs {
+                    return Err(DropReason::IntervalMismatch);
+                }
+            }
+            Version::V3 => {
+                // Any interval is accepted and learned (RFC 9568 6.4.2),
+                // except zero, which would make Master_Down_Interval zero.
+                if advert.max_advert_interval_cs == 0 {
+                    return Err(DropReason::InvalidInterval);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 9568 7.1: a differing address list is counted and logged; the
+    /// advert is still processed, as keepalived does.
+    fn check_address_list(&mut self, src: IpAddr, advert: &AdvertRepr<'_>) {
+        let matches = advert.addresses.len() == self.cfg.addresses.len()
+            && advert
+                .addresses
+                .iter()
+                .all(|a| self.cfg.addresses.contains(&a));
+        if matches {
+            self.address_list_warned = false;
+            return;
+        }
+        self.counters.address_list_errors += 1;
+        if !self.address_list_warned {
+            self.address_list_warned = true;
+            tracing::warn!(
+                vrid = self.cfg.vrid,
+                %src,
+                received = advert.addresses.len(),
+                configured = self.cfg.addresses.len(),
+                "advertisement address list differs from ours (counted, still processed)"
+            );
+        }
+    }
+
+    /// RFC 9568 6.4.2, "If an ADVERTISEMENT is received".
+    fn backup_receive(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
+        if advert.priority == 0 {
+            // The Active router is leaving: wait only Skew_Time.
+            self.active_router = None;
+            self.arm_master_down(now, self.skew_time(), Reason::PriorityZeroReceived);
+            return;
+        }
+        let lower = advert.priority < self.effective_priority;
+        if lower && self.preempts() && !self.preempt_held(now) {
+            // Preempt: discard, so Master_Down_Timer runs out.
+            self.master_down_reason = Reason::Preempted;
+            return;
+        }
+        if !lower {
+            // A legitimate Active: a later lower-priority one starts a new
+            // Preempt_Delay.
+            self.preempt_hold_until = None;
+        }
+        self.active_router = Some(ActiveRouter {
+            address: src,
+            priority: advert.priority,
+        });
+        if self.cfg.version == Version::V3 {
+            self.master_adver_interval_cs = advert.max_advert_interval_cs;
+        }
+        self.arm_master_down(
+            now,
+            self.master_down_interval(),
+            Reason::MasterDownTimerExpired,
+        );
+    }
+
+    /// RFC 9568 6.4.3, "If an ADVERTISEMENT is received".
+    fn active_receive(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
+        if advert.priority == 0 {
+            // Another router gave up: assert ourselves at once.
+            self.send_advert(self.effective_priority);
+            self.adver_at = Some(later(now, self.advert_interval()));
+            return;
+        }
+        let ours = self.effective_priority;
+        let reason = if advert.priority > ours {
+            Some(Reason::HigherPriorityAdvert)
+        } else if advert.priority == ours && src > self.cfg.primary_address {
+            // Unsigned comparison in network byte order: `Ord` of
+            // Ipv4Addr/Ipv6Addr compares the octets in order.
+            Some(Reason::EqualPriorityHigherAddress)
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => {
+                self.change_state(now, State::Backup, reason);
+                self.stop_timers();
+                self.actions.push_back(Action::RemoveAddresses);
+                self.active_router = Some(ActiveRouter {
+                    address: src,
+                    priority: advert.priority,
+                });
+                if self.cfg.version == Version::V3 {
+                    self.master_adver_interval_cs = advert.max_advert_interval_cs;
+                }
+                self.arm_master_down(
+                    now,
+                    self.master_down_interval(),
+                    Reason::MasterDownTimerExpired,
+                );
+            }
+            None => {
+                // A lower-priority router believes it is Active: answer at
+                // once so it yields (RFC 9568 6.4.3, keepalived), and
+                // re-announce: hosts may have learnt its MAC meanwhile.
+                self.send_advert(ours);
+                self.adver_at = Some(later(now, self.advert_interval()));
+                let a = &self.cfg.announce;
+                if a.lower_prio_repeat > 0 {
+                    let (repeat, delay) = (a.lower_prio_repeat, a.lower_prio_delay);
+                    self.start_burst(now, repeat);
+                    if !delay.is_zero() {
+                        self.announce.second_burst_at = Some(later(now, delay));
+                        self.announce.second_burst_repeat = repeat;
+                    }
+                    self.run_announce(now);
+                }
+            }
+        }
+    }
+
+    // ----- helpers ----------------------------------------------------------
+
+    fn advert_interval(&self) -> Duration {
+        timers::cs_to_duration(self.cfg.advert_interval_cs)
+    }
+
+    /// The owner always preempts (RFC 9568 6.1, Preempt_Mode).
+    fn preempts(&self) -> bool {
+        self.cfg.preempt || self.effective_priority == 255
+    }
+
+    /// Whether Preempt_Delay still holds preemption back at `now`; the first
+    /// lower-priority advert starts the delay.
+    fn preempt_held(&mut self, now: Instant) -> bool {
+        if self.cfg.preempt_delay.is_zero() || self.effective_priority == 255 {
+            return false;
+        }
+        let until = *self
+            .preempt_hold_until
+            .get_or_insert(later(now, self.cfg.preempt_delay));
+        now < until
+    }
+
+    fn arm_master_down(&mut self, now: Instant, after: Duration, reason: Reason) {
+        self.master_down_at = Some(later(now, after));
+        self.master_down_reason = reason;
+    }
+
+    fn stop_timers(&mut self) {
+        self.adver_at = None;
+        self.master_down_at = None;
+        self.announce = AnnounceTimers::default();
+    }
+
+    fn change_state(&mut self, now: Instant, to: State, reason: Reason) {
+        let from = self.state;
+        self.state = to;
+        if to == State::Active {
+            self.counters.master_transitions += 1;
+        }
+        if from == State::Active {
+            self.counters.active_releases += 1;
+        }
+        self.last_transition = Some(Transition {
+            from,
+            to,
+            reason,
+            at: now,
+        });
+        tracing::info!(vrid = self.cfg.vrid, %from, %to, %reason, "state change");
+        self.actions
+            .push_back(Action::StateChanged { from, to, reason });
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        self.counters.sent_advertisements += 1;
+        if priority == 0 {
+            self.counters.sent_pri_zero_packets += 1;
+        }
+        self.actions.push_back(Action::SendAdvert {
+            priority,
+            max_advert_interval_cs: self.cfg.advert_interval_cs,
+        });
+    }
+
+    /// RFC 9568 6.4.1 / 6.4.2: addresses, then the advert, then ARP / NA.
+    fn become_active(&mut self, now: Instant, reason: Reason) {
+        self.change_state(now, State::Active, reason);
+        self.stop_timers();
+        self.preempt_hold_until = None;
+        self.actions.push_back(Action::AddAddresses);
+        self.send_advert(self.effective_priority);
+        self.adver_at = Some(later(now, self.advert_interval()));
+        self.active_router = Some(ActiveRouter {
+            address: self.cfg.primary_address,
+            priority: self.effective_priority,
+        });
+        let a = &self.cfg.announce;
+        self.announce = AnnounceTimers {
+            burst_left: a.repeat.max(1),
+            burst_at: Some(now),
+            second_burst_at: (!a.delay.is_zero()).then(|| later(now, a.delay)),
+            second_burst_repeat: a.repeat,
+            refresh_at: a.refresh.filter(|r| !r.is_zero()).map(|r| later(now, r)),
+        };
+        self.run_announce(now);
+    }
+
+    /// Emit the announce messages due at `now` and schedule the next ones.
+    fn run_announce(&mut self, now: Instant) {
+        if self.announce.second_burst_at.is_some_and(|t| t <= now) {
+            self.announce.second_burst_at = None;
+            self.start_burst(now, self.announce.second_burst_repeat);
+        }
+        if self.announce.refresh_at.is_some_and(|t| t <= now) {
+            let period = self.cfg.announce.refresh.unwrap_or(Duration::ZERO);
+            self.announce.refresh_at = (!period.is_zero()).then(|| later(now, period));
+            self.start_burst(now, self.cfg.announce.refresh_repeat);
+        }
+        while self.announce.burst_left > 0 {
+            let Some(at) = self.announce.burst_at.filter(|t| *t <= now) else {
+                break;
+            };
+            self.actions.push_back(Action::Announce);
+            self.counters.announcements += 1;
+            self.announce.burst_left -= 1;
+            self.announce.burst_at = Some(later(at, self.cfg.announce.interval));
+        }
+        if self.announce.burst_left == 0 {
+            self.announce.burst_at = None;
+        }
+    }
+
+    fn start_burst(&mut self, now: Instant, repeat: u32) {
+        self.announce.burst_left = repeat.max(1);
+        self.announce.burst_at = Some(now);
+    }
+
+    fn recompute_priority(&mut self, now: Instant) {
+        let base = self.cfg.priority;
+        let delta: i64 = self
+            .tracked
+            .iter()
+            .filter(|t| t.failed)
+            .map(|t| i64::from(t.weight))
+            .sum();
+        let new = if base == 255 && self.cfg.owner_keeps_255 {
+            255
+        } else if delta == 0 {
+            base
+        } else {
+            // Clamp to 1..=254: only the configured owner may claim 255.
+            let p = (i64::from(base) + delta).clamp(1, 254);
+            u8::try_from(p).unwrap_or(254)
+        };
+        if new == self.effective_priority {
+            return;
+        }
+        tracing::info!(
+            vrid = self.cfg.vrid,
+            from = self.effective_priority,
+            to = new,
+            "effective priority changed"
+        );
+        self.effective_priority = new;
+        if self.state == State::Active {
+            // Advertise the new priority now, not at the next Adver_Timer.
+            self.send_advert(new);
+            self.adver_at = Some(later(now, self.advert_interval()));
+            self.active_router = Some(ActiveRouter {
+                address: self.cfg.primary_address,
+                priority: new,
+            });
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! One `VirtualRouter` driven by hand: receive validation, the order of the
+//! actions, announce timing, effective priority.
+
+mod core_common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use core_common::*;
+use ha_vip::core::{
+    Action, AnnounceConfig, DropReason, Reason, RouterConfig, State, VirtualRouter,
+};
+use ha_vip::wire::{Addresses, AdvertRepr, Auth, Family, Version};
+
+const VIP: [Ipv4Addr; 1] = [Ipv4Addr::new(192, 0, 2, 100)];
+
+fn advert(priority: u8, interval_cs: u16) -> AdvertRepr<'static> {
+    AdvertRepr {
+        version: Version::V3,
+        vrid: VRID,
+        priority,
+        max_advert_interval_cs: interval_cs,
+        auth: Auth::None,
+        addresses: Addresses::V4(&VIP),
+    }
+}
+
+fn drain(r: &mut VirtualRouter) -> Vec<Action> {
+    std::iter::from_fn(|| r.poll_action()).collect()
+}
+
+fn started(cfg: RouterConfig, t0: Instant) -> VirtualRouter {
+    let mut r = VirtualRouter::new(cfg);
+    r.startup(t0);
+    drain(&mut r);
+    r
+}
+
+/// Run the router's own timers from `from` up to `until`; every action with
+/// the time (since `t0`) it came out.
+fn run(r: &mut VirtualRouter, t0: Instant, until: Instant) -> Vec<(Duration, Action)> {
+    let mut out = Vec::new();
+    while let Some(t) = r.poll_timeout() {
+        if t > until {
+            break;
+        }
+        r.handle_timeout(t);
+        out.extend(drain(r).into_iter().map(|a| (t - t0, a)));
+    }
+    out
+}
+
+#[test]
+fn becoming_active_orders_state_addresses_advert_announce() {
+    let t0 = Instant::now();
+    let mut r = VirtualRouter::new(cfg4(100, 1, 100));
+    assert_eq!(r.state(), State::Initialize);
+    assert_eq!(r.poll_timeout(), None);
+    r.startup(t0);
+    assert_eq!(
+        drain(&mut r),
+        vec![Action::StateChanged {
+            from: State::Initialize,
+            to: State::Backup,
+            reason: Reason::Startup
+        }]
+    );
+    assert_eq!(r.poll_timeout(), Some(t0 + us(3_609_375)));
+    let actions = run(&mut r, t0, t0 + us(3_609_375));
+    let mut expected = vec![
+        Action::StateChanged {
+            from: State::Backup,
+            to: State::Active,
+            reason: Reason::MasterDownTimerExpired,
+        },
+        Action::AddAddresses,
+        Action::SendAdvert {
+            priority: 100,
+            max_advert_interval_cs: 100,
+        },
+    ];
+    // keepalived defaults: 5 messages at once.
+    expected.extend([Action::Announce; 5]);
+    assert_eq!(actions.iter().map(|a| a.1).collect::<Vec<_>>(), expected);
+    assert!(actions.iter().all(|a| a.0 == us(3_609_375)));
+    assert_eq!(r.counters().master_transitions, 1);
+    assert_eq!(r.counters().announcements, 5);
+}
+
+#[test]
+fn announce_defaults_are_keepalived_s() {
+    let a = AnnounceConfig::default();
+    assert_eq!(a.delay, secs(5));
+    assert_eq!(a.repeat, 5);
+    assert_eq!(a.interval, Duration::ZERO);
+    assert_eq!(a.refresh, None);
+    assert_eq!(a.refresh_repeat, 1);
+    assert_eq!(a.lower_prio_repeat, 5);
+    assert_eq!(a.lower_prio_delay, secs(5));
+}
+
+#[test]
+fn announce_second_burst_after_delay() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(255, 1, 100), t0);
+    assert_eq!(r.state(), State::Active);
+    let actions = run(&mut r, t0, t0 + secs(10));
+    let announces: Vec<_> = actions
+        .iter()
+        .filter(|a| a.1 == Action::Announce)
+        .map(|a| a.0)
+        .collect();
+    // The first burst came out with startup; the second 5 s later.
+    assert_eq!(announces, vec![secs(5); 5]);
+}
+
+#[test]
+fn announce_interval_repeat_and_refresh() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(255, 1, 100);
+    cfg.announce = AnnounceConfig {
+        delay: Duration::ZERO,
+        repeat: 3,
+        interval: ms(100),
+        refresh: Some(secs(30)),
+        refresh_repeat: 2,
+        ..AnnounceConfig::default()
+    };
+    let mut r = VirtualRouter::new(cfg);
+    r.startup(t0);
+    let first: Vec<_> = drain(&mut r);
+    assert_eq!(
+        first.iter().filter(|a| **a == Action::Announce).count(),
+        1,
+        "only the first message of the burst at once"
+    );
+    let actions = run(&mut r, t0, t0 + secs(61));
+    let announces: Vec<_> = actions
+        .iter()
+        .filter(|a| a.1 == Action::Announce)
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(
+        announces,
+        vec![
+            ms(100),
+            ms(200),
+            secs(30),
+            secs(30) + ms(100),
+            secs(60),
+            secs(60) + ms(100)
+        ]
+    );
+}
+
+#[test]
+fn leaving_active_cancels_pending_announces() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(100, 1, 100), t0);
+    run(&mut r, t0, t0 + secs(4));
+    assert_eq!(r.state(), State::Active);
+    r.handle_advert(t0 + secs(4), v4(2), &advert(200, 100))
+        .unwrap();
+    assert_eq!(
+        drain(&mut r),
+        vec![
+            Action::StateChanged {
+                from: State::Active,
+                to: State::Backup,
+                reason: Reason::HigherPriorityAdvert
+            },
+            Action::RemoveAddresses
+        ]
+    );
+    // Only the Master_Down_Timer is left: no second announce burst.
+    assert_eq!(r.poll_timeout(), Some(t0 + secs(4) + us(3_609_375)));
+}
+
+#[test]
+fn active_answers_lower_priority_at_once() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(150, 1, 100), t0);
+    // Active at 3.414062 s; let its second announce burst (8.414062 s) pass.
+    run(&mut r, t0, t0 + secs(9));
+    let now = t0 + ms(9_200);
+    r.handle_advert(now, v4(2), &advert(100, 100)).unwrap();
+    // The answer, then keepalived's lower-priority announce burst.
+    let mut expected = vec![Action::SendAdvert {
+        priority: 150,
+        max_advert_interval_cs: 100,
+    }];
+    expected.extend([Action::Announce; 5]);
+    assert_eq!(drain(&mut r), expected);
+    // Adver_Timer restarted from the answer.
+    assert_eq!(r.poll_timeout(), Some(now + secs(1)));
+    // The second burst 5 s later.
+    let later = run(&mut r, t0, now + secs(5));
+    assert_eq!(
+        later
+            .iter()
+            .filter(|a| a.1 == Action::Announce)
+            .map(|a| a.0)
+            .collect::<Vec<_>>(),
+        vec![ms(14_200); 5]
+    );
+    // Priority 0 from another router: answered with an advert only.
+    let now = now + secs(5) + ms(1);
+    r.handle_advert(now, v4(2), &advert(0, 100)).unwrap();
+    assert_eq!(
+        drain(&mut r),
+        vec![Action::SendAdvert {
+            priority: 150,
+            max_advert_interval_cs: 100
+        }]
+    );
+    assert_eq!(r.state(), State::Active);
+}
+
+#[test]
+fn shutdown_of_a_backup_sends_nothing() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(100, 1, 100), t0);
+    r.shutdown(t0 + secs(1));
+    assert_eq!(
+        drain(&mut r),
+        vec![Action::StateChanged {
+            from: State::Backup,
+            to: State::Initialize,
+            reason: Reason::Shutdown
+        }]
+    );
+    assert_eq!(r.poll_timeout(), None);
+    assert_eq!(r.counters().sent_advertisements, 0);
+}
+
+#[test]
+fn effective_priority_is_clamped() {
+    let t0 = Instant::now();
+    let mut r = VirtualRouter::new(cfg4(100, 1, 100));
+    r.set_tracked(t0, "a", -200, true);
+    assert_eq!(r.effective_priority(), 1);
+    r.set_tracked(t0, "a", 200, true);
+    assert_eq!(r.effective_priority(), 254, "only the owner has 255");
+    r.set_tracked(t0, "a", -30, true);
+    r.set_tracked(t0, "b", -20, true);
+    assert_eq!(r.effective_priority(), 50);
+    r.set_tracked(t0, "a", -30, false);
+    assert_eq!(r.effective_priority(), 80);
+    assert_eq!(
+        r.tracked().collect::<Vec<_>>(),
+        vec![("a", -30, false), ("b", -20, true)]
+    );
+    r.remove_tracked(t0, "b");
+    assert_eq!(r.effective_priority(), 100);
+
+    let mut owner = VirtualRouter::new(cfg4(255, 1, 100));
+    owner.set_tracked(t0, "a", -60, true);
+    assert_eq!(owner.effective_priority(), 255, "owner keeps 255");
+
+    let mut cfg = cfg4(255, 1, 100);
+    cfg.owner_keeps_255 = false;
+    let mut owner = VirtualRouter::new(cfg);
+    owner.set_tracked(t0, "a", -60, true);
+    assert_eq!(owner.effective_priority(), 195);
+    // Starting at 195 the owner no longer goes Active at once.
+    owner.startup(t0);
+    assert_eq!(owner.state(), State::Backup);
+}
+
+#[test]
+fn priority_change_in_active_is_advertised_at_once() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(150, 1, 100), t0);
+    run(&mut r, t0, t0 + secs(4));
+    let now = t0 + ms(4_321);
+    r.set_tracked(now, "x", -10, true);
+    assert_eq!(
+        drain(&mut r),
+        vec![Action::SendAdvert {
+            priority: 140,
+            max_advert_interval_cs: 100
+        }]
+    );
+    assert_eq!(r.poll_timeout(), Some(now + secs(1)));
+    // Same priority again: nothing.
+    r.set_tracked(now, "x", -10, true);
+    assert_eq!(drain(&mut r), vec![]);
+}
+
+/// Every router-level drop: counted, returned, no state change, no action.
+#[test]
+fn receive_validation() {
+    let t0 = Instant::now();
+    let v6vip = [std::net::Ipv6Addr::LOCALHOST];
+    let mut base = cfg4(100, 1, 100);
+    base.unicast_peers = vec![v4(2), v4(3)];
+    let cases: Vec<(RouterConfig, IpAddr, AdvertRepr<'_>, DropReason)> = vec![
+        (
+            base.clone(),
+            v4(2),
+            AdvertRepr {
+                version: Version::V2,
+                ..advert(200, 100)
+            },
+            DropReason::VersionMismatch,
+        ),
+        (
+            base.clone(),
+            v4(2),
+            AdvertRepr {
+                vrid: VRID + 1,
+                ..advert(200, 100)
+            },
+            DropReason::VridMismatch,
+        ),
+        (
+            base.clone(),
+            v6(2),
+            advert(200, 100),
+            DropReason::FamilyMismatch,
+        ),
+        (
+            base.clone(),
+            v4(2),
+            AdvertRepr {
+                addresses: Addresses::V6(&v6vip),
+                ..advert(200, 100)
+            },
+            DropReason::FamilyMismatch,
+        ),
+        (base.clone(), v4(1), advert(200, 100), DropReason::OwnAdvert),
+        (
+            base.clone(),
+            v4(9),
+            advert(200, 100),
+            DropReason::UnicastPeerMismatch,
+        ),
+        (
+            base.clone(),
+            v4(2),
+            advert(200, 0),
+            DropReason::InvalidInterval,
+        ),
+    ];
+    let mut v2 = cfg4(100, 1, 100);
+    v2.version = Version::V2;
+    v2.auth = Auth::SimpleText(*b"secret\0\0");
+    let v2adv = AdvertRepr {
+        version: Version::V2,
+        auth: Auth::SimpleText(*b"secret\0\0"),
+        ..advert(200, 100)
+    };
+    let v2_cases = vec![
+        (
+            v2.clone(),
+            v4(2),
+            AdvertRepr {
+                auth: Auth::None,
+                ..v2adv
+            },
+            DropReason::AuthTypeMismatch,
+        ),
+        (
+            v2.clone(),
+            v4(2),
+            AdvertRepr {
+                auth: Auth::SimpleText(*b"guess\0\0\0"),
+                ..v2adv
+            },
+            DropReason::AuthFailure,
+        ),
+        (
+            v2.clone(),
+            v4(2),
+            AdvertRepr {
+                max_advert_interval_cs: 200,
+                ..v2adv
+            },
+            DropReason::IntervalMismatch,
+        ),
+    ];
+    for (cfg, src, adv, reason) in cases.into_iter().chain(v2_cases) {
+        let mut r = started(cfg, t0);
+        let deadline = r.poll_timeout();
+        let before: Vec<_> = r.counters().iter().collect();
+        assert_eq!(r.handle_advert(t0 + secs(1), src, &adv), Err(reason));
+        assert_eq!(r.state(), State::Backup, "{reason:?}");
+        assert_eq!(r.poll_timeout(), deadline, "{reason:?}: timer untouched");
+        assert_eq!(drain(&mut r), vec![], "{reason:?}");
+        let changed: Vec<_> = r
+            .counters()
+            .iter()
+            .zip(before)
+            .filter(|(a, b)| a != b)
+            .map(|(a, _)| a)
+            .collect();
+        assert_eq!(changed, vec![(reason.counter(), 1)]);
+    }
+
+    // The matching v2 advert passes.
+    let mut r = started(v2, t0);
+    assert_eq!(r.handle_advert(t0 + secs(1), v4(2), &v2adv), Ok(()));
+    assert_eq!(r.counters().rcvd_advertisements, 1);
+}
+
+#[test]
+fn not_running_drops() {
+    let t0 = Instant::now();
+    let mut r = VirtualRouter::new(cfg4(100, 1, 100));
+    assert_eq!(
+        r.handle_advert(t0, v4(2), &advert(200, 100)),
+        Err(DropReason::NotRunning)
+    );
+    assert_eq!(r.counters().not_running_drops, 1);
+    assert_eq!(r.counters().rcvd_advertisements, 0);
+    assert_eq!(r.state(), State::Initialize);
+}
+
+/// RFC 9568 7.1 / keepalived: an address list that differs is counted but
+/// the advert is still processed.
+#[test]
+fn address_list_mismatch_is_counted_and_processed() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(100, 1, 100), t0);
+    let other = [Ipv4Addr::new(192, 0, 2, 101)];
+    let adv = AdvertRepr {
+        addresses: Addresses::V4(&other),
+        ..advert(200, 100)
+    };
+    let now = t0 + secs(2);
+    assert_eq!(r.handle_advert(now, v4(2), &adv), Ok(()));
+    assert_eq!(r.counters().address_list_errors, 1);
+    assert_eq!(r.counters().rcvd_advertisements, 1);
+    // Processed: the Master_Down_Timer was reset from `now`.
+    assert_eq!(r.poll_timeout(), Some(now + us(3_609_375)));
+    assert_eq!(
+        r.active_router().map(|a| (a.address, a.priority)),
+        Some((v4(2), 200))
+    );
+    // Order does not matter.
+    let mut cfg = cfg4(100, 1, 100);
+    cfg.addresses = vec![v4(100), v4(101)];
+    let mut r = started(cfg, t0);
+    let two = [Ipv4Addr::new(192, 0, 2, 101), Ipv4Addr::new(192, 0, 2, 100)];
+    let adv = AdvertRepr {
+        addresses: Addresses::V4(&two),
+        ..advert(200, 100)
+    };
+    assert_eq!(r.handle_advert(now, v4(2), &adv), Ok(()));
+    assert_eq!(r.counters().address_list_errors, 0);
+}
+
+/// Backup: priority 0 sets Master_Down_Timer to Skew_Time.
+#[test]
+fn backup_priority_zero_waits_skew_time() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(100, 1, 100), t0);
+    let now = t0 + secs(2);
+    r.handle_advert(now, v4(2), &advert(0, 100)).unwrap();
+    assert_eq!(r.poll_timeout(), Some(now + us(609_375)));
+    // Skew_Time uses Master_Adver_Interval, learned at 10 ms here.
+    let mut r = started(cfg4(100, 1, 100), t0);
+    r.handle_advert(now, v4(2), &advert(200, 1)).unwrap();
+    assert_eq!(r.master_adver_interval_cs(), 1);
+    assert_eq!(r.poll_timeout(), Some(now + us(36_093)));
+    r.handle_advert(now + ms(5), v4(2), &advert(0, 1)).unwrap();
+    assert_eq!(r.poll_timeout(), Some(now + ms(5) + us(6_093)));
+    r.handle_timeout(now + ms(5) + us(6_093));
+    assert_eq!(
+        r.last_transition().map(|t| (t.to, t.reason)),
+        Some((State::Active, Reason::PriorityZeroReceived))
+    );
+}
+
+#[test]
+fn advert_repr_for_the_shell() {
+    let mut cfg = cfg4(100, 1, 100);
+    cfg.version = Version::V2;
+    cfg.auth = Auth::SimpleText(*b"pw\0\0\0\0\0\0");
+    let r = VirtualRouter::new(cfg);
+    let adv = r.advert(100, 100);
+    assert_eq!(adv.vrid, VRID);
+    assert_eq!(adv.version, Version::V2);
+    assert_eq!(adv.auth, Auth::SimpleText(*b"pw\0\0\0\0\0\0"));
+    assert_eq!(adv.addresses.family(), Family::Ipv4);
+    assert_eq!(adv.addresses.iter().collect::<Vec<_>>(), vec![v4(100)]);
+    let r6 = VirtualRouter::new(cfg6(100, 1, 100));
+    assert_eq!(
+        r6.advert(0, 100).addresses.iter().collect::<Vec<_>>(),
+        vec![v6(0x100)]
+    );
+    assert_eq!(r6.advert(0, 100).auth, Auth::None);
+}
+
+#[test]
+fn odd_config_values_do_not_panic() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(0, 1, 0);
+    cfg.announce.refresh = Some(Duration::ZERO);
+    cfg.announce.repeat = 0;
+    let mut r = VirtualRouter::new(cfg);
+    r.startup(t0);
+    // Priority read as 1, interval as 1 cs: 30 ms + 255/256 cs.
+    assert_eq!(r.poll_timeout(), Some(t0 + us(39_960)));
+    let actions = run(&mut r, t0, t0 + secs(1));
+    assert!(actions.iter().any(|a| a.1 == Action::Announce));
+    assert_eq!(r.state(), State::Active);
+}
+
+#[test]
+fn huge_configured_durations_do_not_panic() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(150, 1, 100);
+    cfg.preempt_delay = Duration::MAX;
+    cfg.announce.delay = Duration::MAX;
+    cfg.announce.refresh = Some(Duration::MAX);
+    cfg.announce.interval = Duration::MAX;
+    cfg.announce.repeat = 3;
+    let mut r = started(cfg, t0);
+    r.handle_advert(t0 + secs(1), v4(2), &advert(100, 100))
+        .unwrap();
+    run(&mut r, t0, t0 + secs(10));
+    assert_eq!(r.state(), State::Active);
+}
+
+#[test]
+fn new_master_reason_follows_rfc_6527() {
+    assert_eq!(Reason::OwnerStartup.new_master_reason(), "priority");
+    assert_eq!(Reason::Preempted.new_master_reason(), "preempted");
+    assert_eq!(
+        Reason::MasterDownTimerExpired.new_master_reason(),
+        "masterNoResponse"
+    );
+    assert_eq!(Reason::Shutdown.new_master_reason(), "notMaster");
+}
