@@ -69,7 +69,10 @@ fn elect_with_keepalived(version: u8, vip: &str, prefix: u8, ha_prio: u8, ka_pri
     let extra = if version == 2 { "version = 2" } else { "" };
     lab.start_ha_vip(
         ha,
-        &[("vip", ha_router(51, ha_prio, &format!("{vip}/{prefix}"), "1s", extra))],
+        &[(
+            "vip",
+            ha_router(51, ha_prio, &format!("{vip}/{prefix}"), "1s", extra),
+        )],
         None,
     );
     lab.start_keepalived(
@@ -119,7 +122,11 @@ fn failover_on_link_down_then_preempt_back() {
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
     let client = lab.add_node("cl", 50);
-    lab.start_ha_vip(a, &[("vip", ha_router(52, 150, "192.0.2.100/24", "100ms", ""))], None);
+    lab.start_ha_vip(
+        a,
+        &[("vip", ha_router(52, 150, "192.0.2.100/24", "100ms", ""))],
+        None,
+    );
     lab.start_keepalived(b, &keepalived_conf(52, 100, "192.0.2.100/24", "0.1", 3, ""));
     assert_sole_holder(&lab, &[a, b], VIP4, a);
 
@@ -145,14 +152,26 @@ fn clean_stop_hands_over_in_skew_time() {
     let mut lab = Lab::new("stop");
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
-    let pa = lab.start_ha_vip(a, &[("vip", ha_router(53, 200, "192.0.2.100/24", "1s", ""))], None);
+    let pa = lab.start_ha_vip(
+        a,
+        &[("vip", ha_router(53, 200, "192.0.2.100/24", "1s", ""))],
+        None,
+    );
     lab.start_keepalived(b, &keepalived_conf(53, 100, "192.0.2.100/24", "1", 3, ""));
     assert_sole_holder(&lab, &[a, b], VIP4, a);
 
     let t0 = Instant::now();
     let status = lab.signal(pa, Signal::SIGTERM);
-    assert!(status.success(), "ha-vip exit status {status:?}\n{}", lab.logs());
-    assert!(!lab.has_addr(a, VIP4), "VIP left behind after SIGTERM\n{}", lab.logs());
+    assert!(
+        status.success(),
+        "ha-vip exit status {status:?}\n{}",
+        lab.logs()
+    );
+    assert!(
+        !lab.has_addr(a, VIP4),
+        "VIP left behind after SIGTERM\n{}",
+        lab.logs()
+    );
     assert!(
         wait_until(SETTLE, || lab.has_addr(b, VIP4)),
         "Backup never took over\n{}",
@@ -177,7 +196,11 @@ fn sigkill_then_restart_leaves_one_holder() {
     let mut lab = Lab::new("kill");
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
-    let pa = lab.start_ha_vip(a, &[("vip", ha_router(54, 100, "192.0.2.100/24", "1s", ""))], None);
+    let pa = lab.start_ha_vip(
+        a,
+        &[("vip", ha_router(54, 100, "192.0.2.100/24", "1s", ""))],
+        None,
+    );
     lab.start_keepalived(b, &keepalived_conf(54, 150, "192.0.2.100/24", "1", 3, ""));
     assert_sole_holder(&lab, &[a, b], VIP4, b);
     let pb = lab.procs.len() - 1;
@@ -185,7 +208,10 @@ fn sigkill_then_restart_leaves_one_holder() {
     lab.signal(pb, Signal::SIGTERM);
     assert_sole_holder(&lab, &[a, b], VIP4, a);
     lab.signal(pa, Signal::SIGKILL);
-    assert!(lab.has_addr(a, VIP4), "precondition: SIGKILL leaves the VIP behind");
+    assert!(
+        lab.has_addr(a, VIP4),
+        "precondition: SIGKILL leaves the VIP behind"
+    );
     // keepalived comes back and takes over (higher priority); a stale VIP on
     // a is a duplicate until ha-vip restarts and cleans it.
     lab.start_keepalived(b, &keepalived_conf(54, 150, "192.0.2.100/24", "1", 3, ""));
@@ -207,9 +233,20 @@ fn two_ha_vip_one_keepalived_at_10ms() {
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
     let k = lab.add_node("k", 13);
-    let pa = lab.start_ha_vip(a, &[("vip", ha_router(55, 200, "192.0.2.100/24", "10ms", ""))], None);
-    lab.start_ha_vip(b, &[("vip", ha_router(55, 150, "192.0.2.100/24", "10ms", ""))], None);
-    lab.start_keepalived(k, &keepalived_conf(55, 100, "192.0.2.100/24", "0.01", 3, ""));
+    let pa = lab.start_ha_vip(
+        a,
+        &[("vip", ha_router(55, 200, "192.0.2.100/24", "10ms", ""))],
+        None,
+    );
+    lab.start_ha_vip(
+        b,
+        &[("vip", ha_router(55, 150, "192.0.2.100/24", "10ms", ""))],
+        None,
+    );
+    lab.start_keepalived(
+        k,
+        &keepalived_conf(55, 100, "192.0.2.100/24", "0.01", 3, ""),
+    );
     assert_sole_holder(&lab, &[a, b, k], VIP4, a);
     lab.signal(pa, Signal::SIGTERM);
     assert_sole_holder(&lab, &[a, b, k], VIP4, b);
@@ -224,15 +261,31 @@ fn rfc_checksum_form_pairs() {
     let mut lab = Lab::new("cksum");
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
-    let rfc = "checksum = \"rfc\"";
-    lab.start_ha_vip(a, &[("vip", ha_router(56, 150, "192.0.2.100/24", "100ms", rfc))], None);
-    lab.start_ha_vip(b, &[("vip", ha_router(56, 100, "192.0.2.100/24", "100ms", rfc))], None);
+    let rfc = "[checksum]\nsend = \"no-pseudo-header\"";
+    lab.start_ha_vip(
+        a,
+        &[("vip", ha_router(56, 150, "192.0.2.100/24", "100ms", rfc))],
+        None,
+    );
+    lab.start_ha_vip(
+        b,
+        &[("vip", ha_router(56, 100, "192.0.2.100/24", "100ms", rfc))],
+        None,
+    );
     assert_sole_holder(&lab, &[a, b], VIP4, a);
 
     let mut lab = Lab::new("cksum-mixed");
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
-    lab.start_ha_vip(a, &[("vip", ha_router(57, 150, "192.0.2.100/24", "100ms", rfc))], None);
-    lab.start_ha_vip(b, &[("vip", ha_router(57, 100, "192.0.2.100/24", "100ms", ""))], None);
+    lab.start_ha_vip(
+        a,
+        &[("vip", ha_router(57, 150, "192.0.2.100/24", "100ms", rfc))],
+        None,
+    );
+    lab.start_ha_vip(
+        b,
+        &[("vip", ha_router(57, 100, "192.0.2.100/24", "100ms", ""))],
+        None,
+    );
     assert_sole_holder(&lab, &[a, b], VIP4, a);
 }

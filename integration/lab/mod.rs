@@ -141,7 +141,11 @@ impl Lab {
     /// IPv6 link-local and 2001:db8::`host`/64, a fixed MAC, no DAD delay.
     pub fn add_node(&mut self, name: &str, host: u8) -> usize {
         let ns = format!("{}-{name}", self.prefix);
-        let mac = format!("02:00:00:00:{:02x}:{:02x}", self.nodes.len() as u8 + 1, host);
+        let mac = format!(
+            "02:00:00:00:{:02x}:{:02x}",
+            self.nodes.len() as u8 + 1,
+            host
+        );
         let hub = &self.hub;
         let peer = format!("v{}{}", self.prefix.len() % 10, self.nodes.len());
         let peer = format!("{}{}", &peer, host);
@@ -176,7 +180,12 @@ impl Lab {
 
     /// Start ha-vip on `node` with the given router files (name, text) and
     /// optional ha-vip.toml. Returns the process index.
-    pub fn start_ha_vip(&mut self, node: usize, routers: &[(&str, String)], daemon: Option<&str>) -> usize {
+    pub fn start_ha_vip(
+        &mut self,
+        node: usize,
+        routers: &[(&str, String)],
+        daemon: Option<&str>,
+    ) -> usize {
         let n = self.procs.len();
         let cfg = self.dir.path().join(format!("ha-vip-{node}-{n}"));
         fs::create_dir_all(cfg.join("routers")).expect("mkdir");
@@ -184,9 +193,9 @@ impl Lab {
             fs::write(cfg.join("routers").join(format!("{name}.toml")), text).expect("write");
         }
         let sock = self.dir.path().join(format!("ctl-{node}-{n}.sock"));
-        let daemon_text = daemon.map(str::to_string).unwrap_or_else(|| {
-            format!("[control]\nsocket = \"{}\"\n", sock.display())
-        });
+        let daemon_text = daemon
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("[control]\nsocket = \"{}\"\n", sock.display()));
         fs::write(cfg.join("ha-vip.toml"), daemon_text).expect("write");
         self.spawn_ha_vip(node, cfg)
     }
@@ -227,7 +236,18 @@ impl Lab {
         let log = base.join("log");
         let logf = fs::File::create(&log).expect("log");
         let child = Command::new("ip")
-            .args(["netns", "exec", self.ns(node), "keepalived", "-n", "-l", "-D", "-P", "-G", "-f"])
+            .args([
+                "netns",
+                "exec",
+                self.ns(node),
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-G",
+                "-f",
+            ])
             .arg(&file)
             .arg("-p")
             .arg(base.join("keepalived.pid"))
@@ -258,7 +278,11 @@ impl Lab {
             if let Ok(Some(st)) = self.procs[p].child.try_wait() {
                 return st;
             }
-            assert!(Instant::now() < end, "process {p} did not exit after {sig:?}:\n{}", self.log(p));
+            assert!(
+                Instant::now() < end,
+                "process {p} did not exit after {sig:?}:\n{}",
+                self.log(p)
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -286,7 +310,11 @@ impl Lab {
 
     /// Indices of the nodes holding `addr`, among `nodes`.
     pub fn holders(&self, nodes: &[usize], addr: &str) -> Vec<usize> {
-        nodes.iter().copied().filter(|&n| self.has_addr(n, addr)).collect()
+        nodes
+            .iter()
+            .copied()
+            .filter(|&n| self.has_addr(n, addr))
+            .collect()
     }
 
     pub fn link(&self, node: usize, up: bool) {
@@ -300,7 +328,11 @@ impl Lab {
     /// The MAC the client's neighbour table has for `addr`, after refreshing it.
     pub fn neighbour_mac(&self, client: usize, addr: &str) -> Option<String> {
         let ns = self.ns(client);
-        let ping = if addr.contains(':') { "ping -6" } else { "ping" };
+        let ping = if addr.contains(':') {
+            "ping -6"
+        } else {
+            "ping"
+        };
         sh_quiet(&format!("ip netns exec {ns} {ping} -c1 -W1 {addr}"));
         let out = Command::new("ip")
             .args(["-n", ns, "neigh", "show", addr])
@@ -371,7 +403,14 @@ pub fn ha_router(vrid: u8, priority: u8, vip: &str, interval: &str, extra: &str)
 }
 
 /// A keepalived configuration with one vrrp_instance.
-pub fn keepalived_conf(vrid: u8, priority: u8, vip: &str, advert_int: &str, version: u8, extra: &str) -> String {
+pub fn keepalived_conf(
+    vrid: u8,
+    priority: u8,
+    vip: &str,
+    advert_int: &str,
+    version: u8,
+    extra: &str,
+) -> String {
     let family_extra = if vip.contains(':') { "" } else { "" };
     format!(
         "global_defs {{\n  router_id ka{vrid}\n  vrrp_version {version}\n  vrrp_garp_master_delay 1\n  enable_script_security\n}}\n\

@@ -128,14 +128,9 @@ impl Default for Announce {
     }
 }
 
-/// Which IPv4 checksum a VRRPv3 advert carries. RFC 9568 section 5.2.8
-/// includes the pseudo-header; some older implementations leave it out
-/// (FRR's `no vrrp N checksum-with-ipv4-pseudoheader`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChecksumForm {
-    PseudoHeader,
-    NoPseudoHeader,
-}
+/// Which IPv4 checksum a VRRPv3 advert carries: the wire's own type (see
+/// `wire::ChecksumForm` and docs/wire.md for who sends which).
+pub use crate::wire::ChecksumForm;
 
 /// Which received VRRPv3-over-IPv4 checksums are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,16 +160,17 @@ impl Default for Checksum {
     }
 }
 
-impl ChecksumForm {
-    pub fn as_str(self) -> &'static str {
+impl ChecksumAccept {
+    /// The receive policy the wire parser takes.
+    pub fn policy(self) -> crate::wire::ChecksumPolicy {
+        use crate::wire::ChecksumPolicy;
         match self {
-            ChecksumForm::PseudoHeader => "pseudo-header",
-            ChecksumForm::NoPseudoHeader => "no-pseudo-header",
+            ChecksumAccept::PseudoHeader => ChecksumPolicy::Only(ChecksumForm::PseudoHeader),
+            ChecksumAccept::NoPseudoHeader => ChecksumPolicy::Only(ChecksumForm::NoPseudoHeader),
+            ChecksumAccept::Either => ChecksumPolicy::Either,
         }
     }
-}
 
-impl ChecksumAccept {
     pub fn as_str(self) -> &'static str {
         match self {
             ChecksumAccept::PseudoHeader => "pseudo-header",

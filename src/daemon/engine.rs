@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::poll_fn;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::task::Poll;
 use std::time::Instant;
@@ -22,7 +22,7 @@ use crate::net::netlink::{self, Event, Netlink};
 use crate::net::packet::FrameSender;
 use crate::net::socket::{Rx, VrrpSocket};
 use crate::net::{VRRP_GROUP_V4, VRRP_GROUP_V6};
-use crate::wire::{self, AdvertRepr, Family};
+use crate::wire::{self, Family};
 
 /// Largest advert: 8-byte header + 255 IPv6 addresses.
 const TX_BUF: usize = 8 + 255 * 16;
@@ -118,8 +118,6 @@ struct Running {
 /// One configured virtual router.
 struct Slot {
     cfg: config::Router,
-    v4: Vec<Ipv4Addr>,
-    v6: Vec<Ipv6Addr>,
     run: Option<Running>,
 }
 
@@ -336,8 +334,25 @@ impl Engine {
             debug!(router = %self.routers[ri].cfg.name, src = %received.src,
                 priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
                 "advert received");
-            if let Some(run) = self.routers.get_mut(ri).and_then(|s| s.run.as_mut()) {
-                run.vr.handle_advert(now, received.src, &received.advert);
+            let Some(target) = self.routers.get_mut(ri) else {
+                continue;
+            };
+            // The receive checksum policy is per router; the socket parsed
+            // with either form and reports which one matched.
+            if let wire::ChecksumPolicy::Only(form) = target.cfg.checksum.accept.policy()
+                && received.advert.version == wire::Version::V3
+                && family == Family::Ipv4
+                && received.checksum_form != form
+            {
+                *self.drops.entry("checksum_form_refused").or_default() += 1;
+                debug!(router = %target.cfg.name, "dropped advert from {}: checksum form {} refused by policy",
+                    received.src, received.checksum_form.as_str());
+                continue;
+            }
+            if let Some(run) = target.run.as_mut()
+                && let Err(reason) = run.vr.handle_advert(now, received.src, &received.advert)
+            {
+                debug!(router = %target.cfg.name, reason = reason.counter(), "advert from {} dropped", received.src);
             }
             self.drain(ri).await;
         }
@@ -398,18 +413,7 @@ impl Engine {
         let Some(sock) = self.sockets.get(run.sock) else {
             return;
         };
-        let addresses = match slot.cfg.family {
-            Family::Ipv4 => wire::Addresses::V4(&slot.v4),
-            Family::Ipv6 => wire::Addresses::V6(&slot.v6),
-        };
-        let repr = AdvertRepr {
-            version: slot.cfg.version,
-            vrid: slot.cfg.vrid,
-            priority,
-            max_advert_interval_cs,
-            auth: slot.cfg.auth(),
-            addresses,
-        };
+        let repr = run.vr.advert(priority, max_advert_interval_cs);
         let src = sock.sock.source();
         let group = match slot.cfg.family {
             Family::Ipv4 => IpAddr::V4(VRRP_GROUP_V4),
@@ -422,7 +426,7 @@ impl Engine {
         };
         for &dst in peers {
             // The pseudo-header form covers the destination: emit per peer.
-            match wire::emit_advert(&repr, src, dst, slot.cfg.checksum_form(), &mut self.tx_buf) {
+            match wire::emit_advert(&repr, src, dst, slot.cfg.checksum.send, &mut self.tx_buf) {
                 Ok(n) => {
                     if let Err(e) = sock.sock.send_to(&self.tx_buf[..n], dst) {
                         warn!(router = %slot.cfg.name, "send advert to {dst}: {e}");
@@ -447,7 +451,9 @@ impl Engine {
                 self.nl.del_address(run.ifindex, v.addr, v.prefix_len).await
             };
             match res {
-                Ok(()) => debug!(router = %slot.cfg.name, "{} {}/{}", if add { "added" } else { "removed" }, v.addr, v.prefix_len),
+                Ok(()) => {
+                    debug!(router = %slot.cfg.name, "{} {}/{}", if add { "added" } else { "removed" }, v.addr, v.prefix_len)
+                }
                 Err(e) => error!(router = %slot.cfg.name, "{e}"),
             }
         }
@@ -465,12 +471,16 @@ impl Engine {
             return;
         };
         for v in &slot.cfg.addresses {
-            let built = match (v.addr, sock.sock.source()) {
-                (IpAddr::V4(ip), _) => wire::emit_gratuitous_arp(run.mac, ip, &mut self.frame_buf),
-                (IpAddr::V6(ip), IpAddr::V6(src)) => {
-                    wire::emit_unsolicited_na(run.mac, src, ip, &mut self.frame_buf)
+            let mac = wire::MacAddr(run.mac);
+            let built = match v.addr {
+                IpAddr::V4(ip) => {
+                    wire::ArpRepr::gratuitous(mac, ip).emit_frame(&mut self.frame_buf)
                 }
-                (IpAddr::V6(_), IpAddr::V4(_)) => continue,
+                // Router flag off, as keepalived sends it on a host that does
+                // not forward.
+                IpAddr::V6(ip) => {
+                    wire::ndisc::emit_unsolicited_na(mac, ip, false, &mut self.frame_buf)
+                }
             };
             match built {
                 Ok(n) => {
@@ -491,14 +501,15 @@ impl Engine {
                     if self.routers[i].cfg.interface != link.name {
                         continue;
                     }
-                    let Some(run) = self.routers[i].run.as_mut() else {
+                    let slot = &mut self.routers[i];
+                    let Some(run) = slot.run.as_mut() else {
                         // Waiting for this interface: try now.
                         self.start(i).await;
                         continue;
                     };
                     if run.ifindex != link.index {
                         // Deleted and created again: everything is new.
-                        warn!(router = %self.routers[i].cfg.name, "interface {} was recreated; restarting", link.name);
+                        warn!(router = %slot.cfg.name, "interface {} was recreated; restarting", link.name);
                         self.stop(i, false).await;
                         self.start(i).await;
                         continue;
@@ -506,10 +517,10 @@ impl Engine {
                     if run.link_up != link.up {
                         run.link_up = link.up;
                         if link.up {
-                            info!(router = %self.routers[i].cfg.name, "interface {} up", link.name);
+                            info!(router = %slot.cfg.name, "interface {} up", link.name);
                             run.vr.interface_up(now);
                         } else {
-                            warn!(router = %self.routers[i].cfg.name, "interface {} down", link.name);
+                            warn!(router = %slot.cfg.name, "interface {} down", link.name);
                             run.vr.interface_down(now);
                         }
                         self.drain(i).await;
@@ -541,7 +552,8 @@ impl Engine {
                     if let Some(v) = slot.cfg.addresses.iter().find(|v| v.addr == a.addr) {
                         warn!(router = %slot.cfg.name,
                             "{}/{} was removed from {} while Active: putting it back", v.addr, v.prefix_len, slot.cfg.interface);
-                        if let Err(e) = self.nl.add_address(run.ifindex, v.addr, v.prefix_len).await {
+                        if let Err(e) = self.nl.add_address(run.ifindex, v.addr, v.prefix_len).await
+                        {
                             error!(router = %slot.cfg.name, "{e}");
                         }
                     }
@@ -592,9 +604,7 @@ impl Engine {
         let new = match config::load_dir(&self.dir) {
             Ok(c) => c,
             Err(errors) => {
-                error!(
-                    "reload refused, the running configuration is kept:\n{errors}"
-                );
+                error!("reload refused, the running configuration is kept:\n{errors}");
                 return;
             }
         };
@@ -650,28 +660,7 @@ impl Engine {
 
 impl Slot {
     fn new(cfg: config::Router) -> Slot {
-        let v4 = cfg
-            .addresses
-            .iter()
-            .filter_map(|v| match v.addr {
-                IpAddr::V4(a) => Some(a),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        let v6 = cfg
-            .addresses
-            .iter()
-            .filter_map(|v| match v.addr {
-                IpAddr::V6(a) => Some(a),
-                IpAddr::V4(_) => None,
-            })
-            .collect();
-        Slot {
-            cfg,
-            v4,
-            v6,
-            run: None,
-        }
+        Slot { cfg, run: None }
     }
 }
 
@@ -683,37 +672,32 @@ fn pick_source(
     addrs: &[netlink::LinkAddress],
     vips: &HashSet<IpAddr>,
 ) -> Option<IpAddr> {
-    addrs
-        .iter()
-        .map(|a| a.addr)
-        .find(|a| match (family, a) {
-            (Family::Ipv4, IpAddr::V4(_)) => !vips.contains(a),
-            (Family::Ipv6, IpAddr::V6(v6)) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-            _ => false,
-        })
+    addrs.iter().map(|a| a.addr).find(|a| match (family, a) {
+        (Family::Ipv4, IpAddr::V4(_)) => !vips.contains(a),
+        (Family::Ipv6, IpAddr::V6(v6)) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        _ => false,
+    })
 }
 
 /// The one place configuration turns into the core's parameters.
 fn core_config(cfg: &config::Router, primary_address: IpAddr) -> core::RouterConfig {
-    core::RouterConfig {
-        vrid: cfg.vrid,
-        version: cfg.version,
-        family: cfg.family,
-        priority: cfg.priority,
-        advert_interval_cs: cfg.advert_interval_cs,
-        addresses: cfg.addresses.iter().map(|v| v.addr).collect(),
+    let mut c = core::RouterConfig::new(
+        cfg.vrid,
         primary_address,
-        preempt: cfg.preempt,
-        preempt_delay: cfg.preempt_delay,
-        accept_mode: cfg.accept_mode,
-        unicast_peers: cfg.unicast_peers.clone(),
-        announce: core::AnnounceConfig {
-            delay: cfg.announce.delay,
-            repeat: cfg.announce.repeat,
-            interval: cfg.announce.interval,
-            refresh: cfg.announce.refresh,
-            refresh_repeat: cfg.announce.refresh_repeat,
-        },
-        ..Default::default()
-    }
+        cfg.addresses.iter().map(|v| v.addr).collect(),
+    );
+    c.version = cfg.version;
+    c.family = cfg.family;
+    c.priority = cfg.priority;
+    c.advert_interval_cs = cfg.advert_interval_cs;
+    c.preempt = cfg.preempt;
+    c.preempt_delay = cfg.preempt_delay;
+    c.accept_mode = cfg.accept_mode;
+    c.unicast_peers = cfg.unicast_peers.clone();
+    c.announce.delay = cfg.announce.delay;
+    c.announce.repeat = u32::from(cfg.announce.repeat);
+    c.announce.interval = cfg.announce.interval;
+    c.announce.refresh = cfg.announce.refresh;
+    c.announce.refresh_repeat = u32::from(cfg.announce.refresh_repeat);
+    c
 }

@@ -63,7 +63,7 @@ fn init_logging(config: &crate::config::Config, force_json: bool) {
     let filter = EnvFilter::try_from_env("HA_VIP_LOG")
         .or_else(|_| EnvFilter::try_new(&level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = force_json || config.daemon.log.json();
+    let json = force_json || config.daemon.log.format == crate::config::LogFormat::Json;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

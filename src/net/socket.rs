@@ -11,12 +11,15 @@
 //! payload only: the hop limit and destination come from control messages
 //! (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO).
 
-use std::io::{self, IoSliceMut, Read};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 
-use nix::sys::socket::{self as nixsock, ControlMessageOwned, MsgFlags, SockaddrIn6, sockopt};
+use nix::sys::socket::{
+    self as nixsock, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6,
+    sockopt,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
@@ -72,8 +75,10 @@ impl VrrpSocket {
                 sock.set_multicast_loop_v4(false)?;
                 // Only the groups joined on this socket, not every group of the host.
                 sock.set_multicast_all_v4(false)?;
-                sock.bind(&SocketAddr::V4(SocketAddrV4::new(src, 0)).into())
-                    .map_err(|e| with_context(e, &format!("bind to source {src}")))?;
+                // Not bound to `src`: a raw socket bound to an address only
+                // receives datagrams sent *to* that address, and adverts go
+                // to 224.0.0.18. The source is set per send (IP_PKTINFO).
+                let _ = src;
                 if join_group {
                     sock.join_multicast_v4_n(
                         &VRRP_GROUP_V4,
@@ -91,9 +96,9 @@ impl VrrpSocket {
                 sock.set_recv_hoplimit_v6(true)?;
                 nixsock::setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)
                     .map_err(io::Error::from)?;
-                let scope = if is_link_local(&src) { ifindex } else { 0 };
-                sock.bind(&SocketAddr::V6(SocketAddrV6::new(src, 0, 0, scope)).into())
-                    .map_err(|e| with_context(e, &format!("bind to source {src}")))?;
+                // Not bound, for the same reason as IPv4: the source is set
+                // per send (IPV6_PKTINFO).
+                let _ = src;
                 if join_group {
                     sock.join_multicast_v6(&VRRP_GROUP_V6, ifindex)
                         .map_err(|e| with_context(e, "join ff02::12"))?;
@@ -174,20 +179,60 @@ impl VrrpSocket {
         }
     }
 
-    /// Send one VRRP message (the kernel adds the IP header) to `dst`.
+    /// Send one VRRP message (the kernel adds the IP header) to `dst`,
+    /// from our source address on our interface. The source must be the
+    /// one the checksum was computed with, so it is given to the kernel
+    /// explicitly (IP_PKTINFO / IPV6_PKTINFO) rather than left to routing.
     pub fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let addr = match dst {
-            IpAddr::V4(d) => SocketAddr::V4(SocketAddrV4::new(d, 0)),
-            IpAddr::V6(d) => {
+        let fd = self.fd.get_ref().as_raw_fd();
+        let iov = [IoSlice::new(payload)];
+        let ifindex = i32::try_from(self.ifindex).unwrap_or(0);
+        let n = match (dst, self.source) {
+            (IpAddr::V4(d), IpAddr::V4(src)) => {
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: ifindex,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(src.octets()),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                let addr = SockaddrIn::from(SocketAddrV4::new(d, 0));
+                nixsock::sendmsg(
+                    fd,
+                    &iov,
+                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&addr),
+                )
+            }
+            (IpAddr::V6(d), IpAddr::V6(src)) => {
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: src.octets(),
+                    },
+                    ipi6_ifindex: self.ifindex,
+                };
                 let scope = if is_link_local(&d) || d.is_multicast() {
                     self.ifindex
                 } else {
                     0
                 };
-                SocketAddr::V6(SocketAddrV6::new(d, 0, 0, scope))
+                let addr = SockaddrIn6::from(SocketAddrV6::new(d, 0, 0, scope));
+                nixsock::sendmsg(
+                    fd,
+                    &iov,
+                    &[ControlMessage::Ipv6PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&addr),
+                )
             }
-        };
-        let n = self.fd.get_ref().send_to(payload, &addr.into())?;
+            _ => {
+                return Err(io::Error::other(format!(
+                    "destination {dst} is not of the socket's family"
+                )));
+            }
+        }
+        .map_err(io::Error::from)?;
         if n != payload.len() {
             return Err(io::Error::other(format!(
                 "short send: {n} of {} bytes",

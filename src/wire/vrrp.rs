@@ -113,6 +113,16 @@ pub enum ChecksumForm {
     NoPseudoHeader,
 }
 
+impl ChecksumForm {
+    /// The name used in configuration files, logs and decodes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumForm::PseudoHeader => "pseudo-header",
+            ChecksumForm::NoPseudoHeader => "no-pseudo-header",
+        }
+    }
+}
+
 /// Which VRRPv3-over-IPv4 checksum forms [`parse_ipv4`] accepts. Ignored
 /// for VRRPv2 and for IPv6, where only one form exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
