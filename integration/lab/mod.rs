@@ -411,9 +411,8 @@ pub fn keepalived_conf(
     version: u8,
     extra: &str,
 ) -> String {
-    let family_extra = if vip.contains(':') { "" } else { "" };
     format!(
         "global_defs {{\n  router_id ka{vrid}\n  vrrp_version {version}\n  vrrp_garp_master_delay 1\n  enable_script_security\n}}\n\
-vrrp_instance VI_{vrid} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {priority}\n  advert_int {advert_int}\n{extra}\n  virtual_ipaddress {{\n    {vip} dev eth0\n  }}\n{family_extra}}}\n"
+vrrp_instance VI_{vrid} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {priority}\n  advert_int {advert_int}\n{extra}\n  virtual_ipaddress {{\n    {vip} dev eth0\n  }}\n}}\n"
     )
 }

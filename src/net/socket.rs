@@ -145,7 +145,7 @@ impl VrrpSocket {
     /// (and readiness is cleared so the next poll waits).
     pub fn try_recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<Option<Rx<'b>>> {
         let res = match self.family {
-            Family::Ipv4 => (&*self.fd.get_ref()).read(buf).map(RawRx::V4),
+            Family::Ipv4 => self.fd.get_ref().read(buf).map(RawRx::V4),
             Family::Ipv6 => recv_v6(self.fd.get_ref(), buf),
         };
         match res {
