@@ -55,6 +55,13 @@ step "cargo test (unit, property, vectors, integration in namespaces)"
 # a time keeps their timing honest.
 cargo test --all-targets -- --test-threads=2
 
+# The benchmarks in short mode keep the measurement scripts working; their
+# figures are printed, never asserted (docs/performance.md has the full run).
+# The criterion benches already ran once each, in test mode, above.
+step "benchmarks (short): failover and scale in namespaces, ha-vip vs keepalived"
+HA_VIP_BIN=target/debug/ha-vip bash scripts/bench-failover.sh --short
+HA_VIP_BIN=target/debug/ha-vip bash scripts/bench-scale.sh --short
+
 if [ -x scripts/fuzz-short.sh ]; then
   step "fuzz (short, bounded)"
   bash scripts/fuzz-short.sh
