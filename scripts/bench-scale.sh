@@ -205,7 +205,7 @@ run_one() {
   bench_stop $pid_a $pid_b
   local json
   json=$(/usr/bin/python3 "$HERE/bench_analyze.py" scale "$cap" --active-ip "$IP_A" --backup-ip "$IP_B" \
-    --vrids "$n" --seconds "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')") ||
+    --vrids "$n" --start-ns "$c0" --end-ns "$c1") ||
     die "analysis of $cap failed"
   RESULTS+=("$(/usr/bin/python3 - "$impl" "$interval" "$n" "$json" "$ca0" "$ca1" "$cb0" "$cb1" "$t0" "$t1" \
     "$CLK_TCK" "$rss_a" "$rss_b" "$both_max" "$none_max" "$settled" <<'EOF'

@@ -16,8 +16,8 @@ Subcommands:
       from A, the first advert from B after the cut, and the first
       gratuitous ARP for V sent by B's MAC. Prints one JSON object.
 
-  scale PCAP --active-ip A --backup-ip B --vrids N
-      Adverts per second per side, and the VRIDs that saw adverts from both
+  scale PCAP --active-ip A --backup-ip B --vrids N --start-ns T0 --end-ns T1
+      Within [T0, T1): adverts per second per side, and the VRIDs that saw adverts from both
       sides (two Active routers at once) or from neither (no Active).
 """
 
@@ -176,21 +176,20 @@ def failover(args):
 
 
 def scale(args):
-    first = last = None
     count = {args.active_ip: 0, args.backup_ip: 0}
     per_vrid = {}
     for ts, frame in frames(args.pcap):
+        if ts < args.start_ns or ts >= args.end_ns:
+            continue
         c = classify(frame)
         if c is None or c[0] != "vrrp":
             continue
-        first = ts if first is None else first
-        last = ts
         src, vrid, prio = c[1], c[2], c[3]
         if src in count:
             count[src] += 1
         if prio > 0:
             per_vrid.setdefault(vrid, set()).add(src)
-    span_s = args.seconds
+    span_s = (args.end_ns - args.start_ns) / 1e9
     both = sorted(v for v, s in per_vrid.items() if len(s) > 1)
     none = sorted(v for v in range(1, args.vrids + 1) if v not in per_vrid)
     out = {
@@ -222,7 +221,8 @@ def main():
     s.add_argument("--active-ip", required=True)
     s.add_argument("--backup-ip", required=True)
     s.add_argument("--vrids", type=int, required=True)
-    s.add_argument("--seconds", type=float, required=True)
+    s.add_argument("--start-ns", type=int, required=True, help="CLOCK_REALTIME ns: count from here")
+    s.add_argument("--end-ns", type=int, required=True, help="CLOCK_REALTIME ns: count until here")
     args = p.parse_args()
     if args.cmd == "failover":
         failover(args)
