@@ -156,6 +156,13 @@ def failover(args):
                 r["garp_ms"] = (first_garp - last_a) / 1e6
             r["cut_after_last_advert_ms"] = (cut - last_a) / 1e6
         rounds.append(r)
+    # Regularity of the Active router's adverts in steady state: gaps
+    # between consecutive adverts, leaving out those that span a cut.
+    gaps = sorted(
+        (b - a) / 1e6
+        for a, b in zip(a_adverts, a_adverts[1:])
+        if (b - a) < 2.5 * args.interval_ms * 1e6
+    )
     ok = [r for r in rounds if "advert_ms" in r]
     adv = sorted(r["advert_ms"] for r in ok)
     garp = sorted(r["garp_ms"] for r in ok if "garp_ms" in r)
@@ -169,6 +176,8 @@ def failover(args):
         "advert_max_ms": adv[-1] if adv else None,
         "garp_median_ms": percentile(garp, 50),
         "garp_p95_ms": percentile(garp, 95),
+        "active_gap_median_ms": percentile(gaps, 50),
+        "active_gap_p95_ms": percentile(gaps, 95),
         "per_round": rounds,
     }
     json.dump(out, sys.stdout)
