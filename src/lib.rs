@@ -10,9 +10,11 @@
 //! - [`decode`]: reading pcap/pcapng files for `ha-vip decode`.
 //! - [`net`] and [`daemon`]: the Linux shell that obeys the core.
 
+pub mod capture;
 pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod decode;
 pub mod net;
+pub mod status;
 pub mod wire;

@@ -15,6 +15,26 @@ pub struct DaemonConfig {
     pub control: ControlConfig,
     pub log: LogConfig,
     pub k8s: K8sConfig,
+    pub capture: CaptureConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[capture]`: a rotating pcapng of every VRRP packet sent and received
+/// and every ARP/NA sent. Off unless `dir` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureConfig {
+    pub dir: Option<PathBuf>,
+    /// A file is rotated when it reaches this size.
+    pub max_file_bytes: u64,
+    /// Files kept, the current one included.
+    pub max_files: u32,
+}
+
+/// `[metrics]`: Prometheus text on `listen` (`/metrics`, `/healthz`). Off
+/// unless `listen` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +110,12 @@ impl Default for DaemonConfig {
                 token: String::new(),
                 ca_cert: PathBuf::from("/etc/kubernetes/pki/ca.crt"),
             },
+            capture: CaptureConfig {
+                dir: None,
+                max_file_bytes: 10 * 1024 * 1024,
+                max_files: 5,
+            },
+            metrics: MetricsConfig { listen: None },
         }
     }
 }
@@ -195,6 +221,47 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
     let ca_cert = absolute_path(d, &mut t, "ca_cert", def.k8s.ca_cert);
     t.finish(d);
 
+    let (mut t, _) = root.table(d, "capture");
+    let capture_dir = match t.string(d, "dir") {
+        Got::Set(s, span) => {
+            if Path::new(&s).is_absolute() {
+                Some(Some(PathBuf::from(s)))
+            } else {
+                d.error(
+                    &span,
+                    "capture.dir",
+                    format!("must be an absolute path, got {s:?}"),
+                );
+                None
+            }
+        }
+        other => other.or(String::new()).map(|_| None),
+    };
+    let max_file_bytes = t
+        .int(d, "max_file_bytes", 4096..=(1 << 40))
+        .or(def.capture.max_file_bytes as i64);
+    let max_files = t
+        .int(d, "max_files", 1..=1000)
+        .or(i64::from(def.capture.max_files));
+    t.finish(d);
+
+    let (mut t, _) = root.table(d, "metrics");
+    let listen = match t.string(d, "listen") {
+        Got::Set(s, span) => match s.parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(Some(a)),
+            Err(_) => {
+                d.error(
+                    &span,
+                    "metrics.listen",
+                    format!("must be ADDRESS:PORT such as \"127.0.0.1:9688\", got {s:?}"),
+                );
+                None
+            }
+        },
+        other => other.or(String::new()).map(|_| None),
+    };
+    t.finish(d);
+
     root.finish(d);
     if d.errors.len() > errors_before {
         return None;
@@ -213,5 +280,11 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
             token: token?,
             ca_cert: ca_cert?,
         },
+        capture: CaptureConfig {
+            dir: capture_dir?,
+            max_file_bytes: u64::try_from(max_file_bytes?).ok()?,
+            max_files: u32::try_from(max_files?).ok()?,
+        },
+        metrics: MetricsConfig { listen: listen? },
     })
 }

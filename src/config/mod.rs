@@ -29,7 +29,9 @@ use toml::de::DeTable;
 use crate::wire::Family;
 
 pub use check::{CheckArgs, check_main, host_warnings, router_line, summary};
-pub use daemon::{ControlConfig, DaemonConfig, K8sConfig, LogConfig, LogFormat};
+pub use daemon::{
+    CaptureConfig, ControlConfig, DaemonConfig, K8sConfig, LogConfig, LogFormat, MetricsConfig,
+};
 pub use diag::{ConfigErrors, Diagnostic, Location};
 pub use router::{
     Announce, Checksum, ChecksumAccept, ChecksumForm, OWNER_PRIORITY, Router, VirtualAddress,
@@ -197,19 +199,7 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
         }
     }
 
-    let daemon_path = dir.join(DAEMON_FILE);
-    let daemon = match fs::metadata(&daemon_path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Some(DaemonConfig::default()),
-        _ => read_text(&daemon_path, &mut errors).and_then(|text| {
-            read_file(
-                &daemon_path,
-                &text,
-                &mut errors,
-                &mut warnings,
-                daemon::parse_daemon,
-            )
-        }),
-    };
+    let daemon = read_daemon_file(dir, &mut errors, &mut warnings);
 
     let routers_dir = dir.join(ROUTERS_DIR);
     let mut parsed: Vec<Parsed> = Vec::new();
@@ -363,3 +353,30 @@ fn check_across_files(parsed: &[Parsed], errors: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+/// `DIR/ha-vip.toml` alone (defaults when absent): what the clients
+/// (`status`, `capture`) need to find the control socket, without
+/// validating every router file.
+pub fn load_daemon_file(dir: &Path) -> Result<DaemonConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    match read_daemon_file(dir, &mut errors, &mut warnings) {
+        Some(d) if errors.is_empty() => Ok(d),
+        _ => Err(ConfigErrors { errors, warnings }),
+    }
+}
+
+fn read_daemon_file(
+    dir: &Path,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Option<DaemonConfig> {
+    let daemon_path = dir.join(DAEMON_FILE);
+    match fs::metadata(&daemon_path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some(DaemonConfig::default()),
+        _ => read_text(&daemon_path, errors).and_then(|text| {
+            read_file(&daemon_path, &text, errors, warnings, daemon::parse_daemon)
+        }),
+    }
+}
+

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::wire::{Family, Version};
@@ -61,6 +61,11 @@ pub struct Router {
     pub virtual_mac: bool,
     pub announce: Announce,
     pub checksum: Checksum,
+    /// Programs run on every state change, in order, as
+    /// `PROGRAM ROUTER STATE PRIORITY` (keepalived's notify scripts).
+    pub notify: Vec<PathBuf>,
+    /// How long one notify program may run before it is killed.
+    pub notify_timeout: Duration,
 }
 
 impl Router {
@@ -297,6 +302,14 @@ pub(crate) fn parse_router(
 
     let announce = read_announce(d, &mut t);
     let checksum = read_checksum(d, &mut t, family, version);
+    let notify = read_notify(d, &mut t);
+    let notify_timeout = match t.duration(d, "notify_timeout") {
+        Got::Set(v, span) if v.is_zero() || v > Duration::from_secs(600) => {
+            d.error(&span, "notify_timeout", "must be in 1ms..=10m");
+            None
+        }
+        other => other.or(Duration::from_secs(10)),
+    };
 
     t.finish(d);
 
@@ -360,6 +373,8 @@ pub(crate) fn parse_router(
             virtual_mac: virtual_mac?,
             announce: announce?,
             checksum: checksum?,
+            notify: notify?,
+            notify_timeout: notify_timeout?,
         },
         vrid_at: d.location(&vrid_span?),
         address_at,
@@ -505,6 +520,30 @@ fn read_addresses(
     // Partial when some were wrong: the errors are recorded, and the
     // family of the good ones still serves the checks of other keys.
     Some(out)
+}
+
+/// `notify`: absolute paths of programs (run directly, never by a shell).
+fn read_notify(d: &mut FileDiags<'_>, t: &mut Table<'_>) -> Option<Vec<PathBuf>> {
+    let items = match t.strings(d, "notify") {
+        Got::Absent => return Some(Vec::new()),
+        Got::Invalid => return None,
+        Got::Set(items, _) => items,
+    };
+    let mut out = Vec::with_capacity(items.len);
+    let mut ok = true;
+    for (i, s, span) in &items.items {
+        if Path::new(s).is_absolute() {
+            out.push(PathBuf::from(s));
+        } else {
+            d.error(
+                span,
+                &format!("notify[{i}]"),
+                format!("must be an absolute path to a program, got {s:?}"),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(out)
 }
 
 /// `unicast_peers`: plain addresses of the router's family, no duplicates,
