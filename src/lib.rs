@@ -14,5 +14,6 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod decode;
+pub mod health;
 pub mod net;
 pub mod wire;
