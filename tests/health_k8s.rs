@@ -203,7 +203,10 @@ async fn wrong_ca_or_wrong_name_fails_tls() {
     let Err(Failure::Tls(detail)) = &result.outcome else {
         panic!("expected a TLS failure, got {:?}", result.outcome);
     };
-    assert!(detail.contains("not valid for name \"not-kubernetes\""), "{detail}");
+    assert!(
+        detail.contains("not valid for name \"not-kubernetes\""),
+        "{detail}"
+    );
     assert!(
         server.seen().is_empty(),
         "no request may cross a failed handshake"

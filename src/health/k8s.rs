@@ -327,10 +327,9 @@ impl K8sProber {
         });
         if let (Some(old), Some(new), Some(path)) =
             (self.token_fingerprint, fingerprint, &endpoint.token_source)
+            && old != new
         {
-            if old != new {
-                info!(check = %self.name, file = %path.display(), "token changed on disk; using the new one");
-            }
+            info!(check = %self.name, file = %path.display(), "token changed on disk; using the new one");
         }
         self.token_fingerprint = fingerprint;
     }

@@ -59,10 +59,10 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
             _ = tx.closed() => return,
             _ = sleep_until(due.unwrap_or(next_probe)), if due.is_some() => {
                 let now = Instant::now();
-                if let (Some(healthy), Some(result)) = (debouncer.handle_timeout(now.into_std()), &last) {
-                    if !report(&spec, &tx, healthy, result, now).await {
-                        return;
-                    }
+                if let (Some(healthy), Some(result)) = (debouncer.handle_timeout(now.into_std()), &last)
+                    && !report(&spec, &tx, healthy, result, now).await
+                {
+                    return;
                 }
             }
             _ = sleep_until(next_probe) => {
@@ -81,10 +81,10 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                 let now = Instant::now();
                 // A change that fell due while the probe ran takes effect
                 // first, with the reason that made it.
-                if let (Some(healthy), Some(previous)) = (debouncer.handle_timeout(now.into_std()), &last) {
-                    if !report(&spec, &tx, healthy, previous, now).await {
-                        return;
-                    }
+                if let (Some(healthy), Some(previous)) = (debouncer.handle_timeout(now.into_std()), &last)
+                    && !report(&spec, &tx, healthy, previous, now).await
+                {
+                    return;
                 }
                 log_raw_change(&spec.name, last.as_ref(), &result);
                 let change = debouncer.observe(now.into_std(), result.healthy(), result.shutting_down());
@@ -97,10 +97,10 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                     s.last_at = Some(now.into_std());
                     s.healthy = debouncer.state();
                 });
-                if let Some(healthy) = change {
-                    if !report(&spec, &tx, healthy, &result, now).await {
-                        return;
-                    }
+                if let Some(healthy) = change
+                    && !report(&spec, &tx, healthy, &result, now).await
+                {
+                    return;
                 }
                 last = Some(result);
                 next_probe = (started + spec.interval).max(now);

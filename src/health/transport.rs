@@ -317,10 +317,10 @@ impl TlsCache {
             Trust::System | Trust::Insecure => None,
         };
         let key = (trust.clone(), stamp);
-        if let (Some(k), Some(config)) = (&self.key, &self.config) {
-            if *k == key {
-                return Ok(Arc::clone(config));
-            }
+        if let (Some(k), Some(config)) = (&self.key, &self.config)
+            && *k == key
+        {
+            return Ok(Arc::clone(config));
         }
         let config = client_config(trust)?;
         self.key = Some(key);

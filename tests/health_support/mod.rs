@@ -155,13 +155,13 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> Response<Full<Bytes>
             .body(Full::new(Bytes::from(body)))
             .unwrap()
     };
-    if let Some(token) = &st.token {
-        if seen.authorization.as_deref() != Some(&format!("Bearer {token}")) {
-            return reply(
-                StatusCode::UNAUTHORIZED,
-                r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#.to_string(),
-            );
-        }
+    if let Some(token) = &st.token
+        && seen.authorization.as_deref() != Some(&format!("Bearer {token}"))
+    {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#.to_string(),
+        );
     }
     if req.uri().path() != "/readyz" {
         return reply(StatusCode::NOT_FOUND, "not found".to_string());
