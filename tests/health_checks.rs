@@ -519,3 +519,24 @@ async fn runner_applies_fall_to_an_exec_check() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn k8s_check_accepts_plain_http_too() {
+    // A local proxy or an insecure port: no TLS, /readyz still decides.
+    let up = plain_http("200 OK").await;
+    let down = plain_http("500 Internal Server Error").await;
+    let k8s = |addr: std::net::SocketAddr| {
+        CheckKind::K8s(ha_vip::health::K8sParams {
+            api_server: format!("http://{addr}"),
+            ..Default::default()
+        })
+    };
+    assert_eq!(probe(k8s(up), TIMEOUT).await.outcome, Ok(()));
+    assert_eq!(
+        probe(k8s(down), TIMEOUT).await.outcome,
+        Err(Failure::NotReady {
+            status: 500,
+            failed: vec![]
+        })
+    );
+}

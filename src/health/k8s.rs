@@ -6,7 +6,8 @@
 //! `token` or `token_file` and the cluster CA in `ca_cert`. In-cluster mode
 //! (a pod) ignores those three and takes the address from
 //! `KUBERNETES_SERVICE_HOST`/`_PORT` and the token and CA from the mounted
-//! service account. Either way the certificate is verified for
+//! service account. A plain `http://` `api_server` (a local proxy) works
+//! too, with a warning. Either way the certificate is verified for
 //! `server_name` (default `kubernetes`): kubeadm puts that name in every
 //! API-server certificate, while 127.0.0.1 is often missing from it.
 //!
@@ -105,7 +106,8 @@ struct Endpoint {
     token: Option<Secret>,
     /// Where the token came from, for the "changed" log line.
     token_source: Option<PathBuf>,
-    trust: Trust,
+    /// `None`: plain `http://` (a local proxy or an insecure port).
+    trust: Option<Trust>,
 }
 
 fn in_cluster_error(detail: impl std::fmt::Display) -> Failure {
@@ -168,18 +170,12 @@ fn resolve_in_cluster(env: &InClusterEnv) -> Result<Endpoint, Failure> {
         base_path: String::new(),
         token: Some(token),
         token_source: Some(token_path),
-        trust: Trust::CaFile(ca),
+        trust: Some(Trust::CaFile(ca)),
     })
 }
 
 fn resolve_external(params: &K8sParams) -> Result<Endpoint, Failure> {
     let url = transport::parse_url(&params.api_server, "api_server")?;
-    if !url.https {
-        return Err(Failure::Config(format!(
-            "api_server {:?}: the API server is reached over https://",
-            params.api_server
-        )));
-    }
     let (token, token_source) = match (&params.token_file, &params.token) {
         (Some(path), _) => (Some(read_token_file(path, false)?), Some(path.clone())),
         (None, Some(token)) if !token.expose().trim().is_empty() => {
@@ -189,9 +185,10 @@ fn resolve_external(params: &K8sParams) -> Result<Endpoint, Failure> {
         // for /readyz by default (ClusterRole system:public-info-viewer).
         (None, _) => (None, None),
     };
-    let trust = match &params.ca_cert {
-        Some(path) => Trust::CaFile(path.clone()),
-        None => Trust::Insecure,
+    let trust = match (&params.ca_cert, url.https) {
+        (_, false) => None,
+        (Some(path), true) => Some(Trust::CaFile(path.clone())),
+        (None, true) => Some(Trust::Insecure),
     };
     Ok(Endpoint {
         host: url.host,
@@ -270,23 +267,22 @@ impl K8sProber {
             resolve_external(&self.params)?
         };
         self.note_token(&endpoint);
-        if endpoint.trust == Trust::Insecure && !self.warned_insecure {
-            self.warned_insecure = true;
-            warn!(
-                check = %self.name,
-                api_server = %self.params.api_server,
-                "!!! TLS VERIFICATION OF THE API SERVER IS DISABLED: no ca_cert is set, so anyone \
-                 on the path can pose as the API server and steer the VIP. Set ca_cert (on \
-                 kubeadm nodes: /etc/kubernetes/pki/ca.crt) !!!"
-            );
+        if !self.warned_insecure {
+            self.warn_insecure(&endpoint);
         }
-        let config = self.tls.get(&endpoint.trust)?;
-        let server_name = ServerName::try_from(self.params.server_name.clone()).map_err(|_| {
-            Failure::Config(format!(
-                "server_name {:?} is not a DNS name or IP address",
-                self.params.server_name
-            ))
-        })?;
+        let tls = match &endpoint.trust {
+            None => None,
+            Some(trust) => {
+                let server_name =
+                    ServerName::try_from(self.params.server_name.clone()).map_err(|_| {
+                        Failure::Config(format!(
+                            "server_name {:?} is not a DNS name or IP address",
+                            self.params.server_name
+                        ))
+                    })?;
+                Some((self.tls.get(trust)?, server_name))
+            }
+        };
         let authority = if endpoint.host.contains(':') {
             format!("[{}]:{}", endpoint.host, endpoint.port)
         } else {
@@ -296,7 +292,7 @@ impl K8sProber {
             service: Service::ApiServer,
             host: endpoint.host,
             port: endpoint.port,
-            tls: Some((config, server_name)),
+            tls,
             authority,
             path_and_query: format!("{}{}", endpoint.base_path, self.readyz_path()),
             bearer: endpoint.token,
@@ -315,6 +311,32 @@ impl K8sProber {
                 }
             }
         }
+    }
+
+    /// Once per prober: the API server's identity is not checked, or the
+    /// token crosses the network in clear.
+    fn warn_insecure(&mut self, endpoint: &Endpoint) {
+        match &endpoint.trust {
+            Some(Trust::Insecure) => warn!(
+                check = %self.name,
+                api_server = %self.params.api_server,
+                "!!! TLS VERIFICATION OF THE API SERVER IS DISABLED: no ca_cert is set, so anyone \
+                 on the path can pose as the API server and steer the VIP. Set ca_cert (on \
+                 kubeadm nodes: /etc/kubernetes/pki/ca.crt) !!!"
+            ),
+            None => warn!(
+                check = %self.name,
+                api_server = %self.params.api_server,
+                "!!! the API server is checked over plain http://: no TLS{} !!!",
+                if endpoint.token.is_some() {
+                    ", and the bearer token crosses the network in clear"
+                } else {
+                    ""
+                }
+            ),
+            Some(_) => return,
+        }
+        self.warned_insecure = true;
     }
 
     /// Logs (without the value) when the token read from a file changes, so
