@@ -15,6 +15,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod decode;
+pub mod health;
 pub mod net;
 pub mod status;
 pub mod wire;
