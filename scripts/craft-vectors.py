@@ -192,8 +192,10 @@ VECTORS = {
     "neg-bad-checksum.pcap": ([bad_checksum_packet()], LINKTYPE_ETHERNET, "", None),
     # 6 octets: shorter than the 8-octet fixed header of RFC 9568 section 5.1.
     "neg-truncated.pcap": ([v4_frame(ipv4(v3_pseudo()[:6]))], LINKTYPE_ETHERNET, "", None),
-    # Count IPvX Addr says 2, one address follows.
-    "neg-count-mismatch.pcap": ([v4_frame(ipv4(v3_pseudo(count=2)))], LINKTYPE_ETHERNET, "", None),
+    # Count IPvX Addr says 2, one address follows; then says 1, two follow.
+    "neg-count-mismatch.pcap": (
+        [v4_frame(ipv4(v3_pseudo(count=2))),
+         v4_frame(ipv4(v3_pseudo(addrs=VIPS_RFC, count=1)))], LINKTYPE_ETHERNET, "", None),
     "neg-v2-where-v3-expected.pcap": (
         [v4_frame(ipv4(with_checksum(vrrp_v2(51, 100, 1, [VIP]))))], LINKTYPE_ETHERNET,
         "--expect-version 3", None),
