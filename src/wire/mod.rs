@@ -1,12 +1,41 @@
 //! VRRP on the wire: parse and emit, zero-copy, never panicking.
 //!
 //! Layout of this module (smoltcp style, one file per protocol):
-//! - `vrrp`: the VRRPv2/v3 advertisement (`Packet` view + `AdvertRepr`).
+//! - `vrrp`: the VRRPv2/v3 advertisement (`Packet` view, `AdvertRepr`,
+//!   [`parse_ipv4`], [`parse_ipv6`], [`emit_advert`]).
 //! - `ipv4`: the IPv4 header of a received datagram (raw sockets give it).
+//! - `ipv6`: the fixed IPv6 header, for Neighbor Advertisements and captures.
 //! - `checksum`: the Internet checksum and the pseudo-headers.
-//! - `arp`: gratuitous ARP emit.
-//! - `ndisc`: unsolicited Neighbor Advertisement emit.
+//! - `ethernet`: Ethernet II, and Linux cooked capture (SLL, SLL2) headers.
+//! - `arp`: gratuitous ARP, emit and parse.
+//! - `ndisc`: unsolicited Neighbor Advertisement, emit and parse.
 //! - `error`: `ParseError`, one variant per reason, each a counter.
+//!
+//! Nothing here allocates, reads a clock or does I/O, and no input makes
+//! any function panic (views read missing bytes as zero; `new_checked`
+//! guarantees the bytes a caller relies on). `docs/wire.md` has the packet
+//! layouts, the two VRRPv3/IPv4 checksum forms and the validation order.
+
+pub mod arp;
+mod bytes;
+pub mod checksum;
+pub mod error;
+pub mod ethernet;
+pub mod ipv4;
+pub mod ipv6;
+pub mod ndisc;
+pub mod vrrp;
+
+pub use arp::{ArpOperation, ArpRepr};
+pub use error::{EmitError, FrameError, Ipv4Problem, Layer, ParseError};
+pub use ethernet::{EtherType, EthernetRepr, MacAddr};
+pub use ipv4::Ipv4Header;
+pub use ipv6::Ipv6Header;
+pub use ndisc::NeighborAdvertRepr;
+pub use vrrp::{
+    ChecksumForm, ChecksumPolicy, ParseOptions, Received, advert_len, emit_advert, parse_ipv4,
+    parse_ipv6,
+};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -59,7 +88,10 @@ impl Family {
 #[derive(Debug, Clone, Copy)]
 pub enum Addresses<'a> {
     /// As received: whole addresses of `family`, packed in network order.
-    Wire { family: Family, bytes: &'a [u8] },
+    Wire {
+        family: Family,
+        bytes: &'a [u8],
+    },
     V4(&'a [Ipv4Addr]),
     V6(&'a [Ipv6Addr]),
 }
