@@ -23,7 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PACKETS = os.path.join(os.path.dirname(HERE), "packets")
 
 # tshark's frame.encap_type numbers (wiretap WTAP_ENCAP_*).
-LINKS = {"1": "ethernet", "25": "linux-sll", "210": "linux-sll2", "7": "raw"}
+# 7 is LINKTYPE_RAW, 129/130 LINKTYPE_IPV4/IPV6: decode calls all three "raw".
+LINKS = {"1": "ethernet", "25": "linux-sll", "210": "linux-sll2", "7": "raw", "129": "raw",
+         "130": "raw"}
 
 FIELDS = [
     "frame.number", "frame.time_epoch", "frame.encap_type", "frame.protocols",
@@ -140,6 +142,8 @@ def decode_row(name, row, row_rfc):
                 obj["auth"] = {"type": "none"}
             elif auth == 1:
                 obj["auth"] = {"type": "simple-text", "password": row["vrrp.auth_string"]}
+            elif auth == 2:
+                obj["auth"] = {"type": "ah"}
             else:
                 raise SystemExit(f"{name}: auth type {auth} not handled here")
         obj["checksum"] = "ok"
