@@ -85,7 +85,10 @@ pub fn decode_main(args: DecodeArgs) -> ExitCode {
     let mut write_failed = false;
     let result = decode_path(&args.file, &opts, |d| {
         let line = if args.json {
-            serde_json::to_string(&d).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+            // Serializing these plain types cannot fail; if it ever did, the
+            // line still says so in JSON.
+            serde_json::to_string(&d)
+                .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
         } else {
             d.to_string()
         };

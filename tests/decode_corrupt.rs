@@ -81,3 +81,50 @@ fn mutated_captures_never_panic() {
     }
     assert!(panics.is_empty(), "{}", panics.join("\n"));
 }
+
+mod frames {
+    use ha_vip::decode::{Packet, decode_frame};
+    use ha_vip::wire::ParseOptions;
+    use pcap_file::DataLink;
+    use proptest::prelude::*;
+
+    const LINKS: [DataLink; 6] = [
+        DataLink::ETHERNET,
+        DataLink::LINUX_SLL,
+        DataLink::LINUX_SLL2,
+        DataLink::RAW,
+        DataLink::IPV4,
+        DataLink::IPV6,
+    ];
+
+    proptest! {
+        /// Any bytes on any supported link decode to something, never a panic.
+        #[test]
+        fn any_frame_decodes(link in 0..LINKS.len(), data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let d = decode_frame(1, 0, LINKS[link], &data, &ParseOptions::default());
+            prop_assert_eq!(d.frame, 1);
+        }
+
+        /// The same behind a valid IPv4 header carrying VRRP, so the fuzzing
+        /// reaches the VRRP parser instead of stopping at the IP layer.
+        #[test]
+        fn any_vrrp_payload_decodes(ttl in any::<u8>(), body in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let total = u16::try_from(20 + body.len()).unwrap();
+            let mut datagram = vec![0x45, 0xc0];
+            datagram.extend_from_slice(&total.to_be_bytes());
+            datagram.extend_from_slice(&[0, 0, 0, 0, ttl, 112, 0, 0, 192, 0, 2, 2, 224, 0, 0, 18]);
+            datagram.extend_from_slice(&body);
+            let d = decode_frame(1, 0, DataLink::RAW, &datagram, &ParseOptions::default());
+            prop_assert!(matches!(d.packet, Packet::Vrrp(_)), "{:?}", d.packet);
+        }
+    }
+
+    #[test]
+    fn an_unsupported_link_type_is_named() {
+        let d = decode_frame(3, 0, DataLink::USER0, &[1, 2, 3], &ParseOptions::default());
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["proto"], "other");
+        assert_eq!(v["link"], "unsupported");
+        assert_eq!(v["info"], "link type 147 not supported");
+    }
+}
