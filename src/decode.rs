@@ -34,7 +34,8 @@ use crate::wire::{
 /// Arguments of `ha-vip decode`.
 #[derive(Debug, clap::Args)]
 pub struct DecodeArgs {
-    /// A pcap or pcapng file.
+    /// A pcap or pcapng file; `-` reads standard input
+    /// (`tcpdump -w - vrrp | ha-vip decode -`).
     pub file: PathBuf,
     /// One JSON object per packet instead of one line.
     #[arg(long)]
@@ -77,13 +78,15 @@ impl DecodeArgs {
     }
 }
 
+/// `ha-vip decode`: print each packet as it is read; exit non-zero if the
+/// file cannot be read to its end (bad packets are findings, not failures).
 pub fn decode_main(args: DecodeArgs) -> ExitCode {
     use std::io::Write;
     let opts = args.parse_options();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut write_failed = false;
-    let result = decode_path(&args.file, &opts, |d| {
+    let print = |d: Decoded| {
         let line = if args.json {
             // Serializing these plain types cannot fail; if it ever did, the
             // line still says so in JSON.
@@ -96,7 +99,12 @@ pub fn decode_main(args: DecodeArgs) -> ExitCode {
         if !write_failed && writeln!(out, "{line}").is_err() {
             write_failed = true;
         }
-    });
+    };
+    let result = if args.file.as_os_str() == "-" {
+        decode_reader(std::io::stdin().lock(), Path::new("<stdin>"), &opts, print)
+    } else {
+        decode_path(&args.file, &opts, print)
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -170,3 +170,24 @@ fn a_missing_or_corrupt_file_exits_non_zero_with_a_message() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(stdout(&out).lines().count(), 7);
 }
+
+#[test]
+fn dash_reads_the_capture_from_standard_input() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ha-vip"))
+        .args(["decode", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(packet("raw-ip.pcapng")).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let got: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got, expected("raw-ip.expected.json"));
+}
