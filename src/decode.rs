@@ -268,9 +268,11 @@ fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         let Some(rest) = buf.get_mut(n..) else { break };
-        match file.read(rest)? {
-            0 => break,
-            k => n += k,
+        match file.read(rest) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(n)
@@ -923,5 +925,30 @@ impl std::fmt::Display for Decoded {
                 write!(f, "other ({info})")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TsUnit;
+
+    #[test]
+    fn timestamp_units_convert_to_nanoseconds() {
+        assert_eq!(TsUnit::MICROSECONDS.to_nanos(1_500_000), 1_500_000_000);
+        assert_eq!(TsUnit(9).to_nanos(7), 7);
+        assert_eq!(TsUnit(0).to_nanos(2), 2_000_000_000);
+        // 10^-12 s: picoseconds round down to nanoseconds.
+        assert_eq!(TsUnit(12).to_nanos(1_999), 1);
+        // 2^-10 s: 1.5 s is 1536 ticks.
+        assert_eq!(TsUnit(0x8a).to_nanos(1536), 1_500_000_000);
+    }
+
+    #[test]
+    fn extreme_timestamp_units_do_not_overflow() {
+        for unit in [0x00, 0x09, 0x7f, 0x80, 0xbf, 0xff] {
+            // Any 64-bit tick count, any unit: a value, not a panic.
+            let _ = TsUnit(unit).to_nanos(u128::from(u64::MAX));
+        }
+        assert_eq!(TsUnit(0x7f).to_nanos(u128::from(u64::MAX)), 0);
     }
 }
