@@ -43,10 +43,13 @@ mkdir -p "$out"
 work=$(mktemp -d /tmp/hvv-capture.XXXXXX)
 
 NS_KA=hvv-ka
+NS_KB=hvv-kb # the second router of the failover capture
 NS_LAN=hvv-lan
 KA_MAC=00:00:5e:00:53:01
+KB_MAC=00:00:5e:00:53:03
 
 ka_pid=""
+kb_pid=""
 tcpdump_pid=""
 
 cleanup() {
@@ -55,6 +58,9 @@ cleanup() {
 	[[ -n $tcpdump_pid ]] && kill "$tcpdump_pid" 2>/dev/null || true
 	[[ -n $ka_pid ]] && kill "$ka_pid" 2>/dev/null || true
 	[[ -n $ka_pid ]] && wait "$ka_pid" 2>/dev/null || true
+	[[ -n $kb_pid ]] && kill "$kb_pid" 2>/dev/null || true
+	[[ -n $kb_pid ]] && wait "$kb_pid" 2>/dev/null || true
+	ip netns del "$NS_KB" 2>/dev/null || true
 	ip netns del "$NS_KA" 2>/dev/null || true
 	ip netns del "$NS_LAN" 2>/dev/null || true
 	rm -rf "$work"
@@ -72,6 +78,7 @@ in_lan() { ip netns exec "$NS_LAN" "$@"; }
 # reports, which the kernel sends when keepalived joins the VRRP group).
 setup_net() {
 	local family=$1
+	ip netns del "$NS_KB" 2>/dev/null || true
 	ip netns del "$NS_KA" 2>/dev/null || true
 	ip netns del "$NS_LAN" 2>/dev/null || true
 	ip netns add "$NS_KA"
@@ -92,6 +99,23 @@ setup_net() {
 	in_ka ip link set ka0 up
 }
 
+# add_second_router: netns hvv-kb, kb0 (00:00:5e:00:53:03, 192.0.2.3) on
+# the same bridge, IPv4 only.
+add_second_router() {
+	ip netns add "$NS_KB"
+	ip netns exec "$NS_KB" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	ip link add kb0 netns "$NS_KB" type veth peer name kb0p netns "$NS_LAN"
+	ip netns exec "$NS_KB" ip link set kb0 address "$KB_MAC"
+	in_lan ip link set kb0p master br0 up
+	ip netns exec "$NS_KB" ip addr add 192.0.2.3/24 dev kb0
+	ip netns exec "$NS_KB" ip link set lo up
+	ip netns exec "$NS_KB" ip link set kb0 up
+}
+
+# Set before write_conf for another router than the default.
+conf_ifname=ka0
+conf_priority=100
+
 # write_conf FILE VERSION AUTH VIP... : one VRRP instance, VRID 51.
 # AUTH is "none" or a PASS password. Two GARP/NA per batch and no second
 # batch keep the captures to a handful of packets.
@@ -105,10 +129,10 @@ write_conf() {
 		echo "    vrrp_garp_master_repeat 2"
 		echo "}"
 		echo "vrrp_instance hvv {"
-		echo "    interface ka0"
+		echo "    interface $conf_ifname"
 		echo "    state BACKUP"
 		echo "    virtual_router_id 51"
-		echo "    priority 100"
+		echo "    priority $conf_priority"
 		echo "    advert_int 1"
 		echo "    version $version"
 		if [[ $auth != none ]]; then
@@ -194,15 +218,18 @@ wait_tcpdump() {
 	echo "captured $out/$name.pcap: $(grep -o '[0-9]* packets captured' "$work/$name.tcpdump.log")"
 }
 
-wait_master() {
-	local name=$1 i
+# wait_log NAME TEXT: until keepalived's log (NAME.keepalived.log) says TEXT.
+wait_log() {
+	local name=$1 text=$2 i
 	for i in $(seq 100); do
-		grep -q "Entering MASTER STATE" "$work/$name.keepalived.log" && return 0
+		grep -q "$text" "$work/$name.keepalived.log" && return 0
 		sleep 0.1
 	done
 	cat "$work/$name.keepalived.log" >&2
-	die "$name: keepalived did not become MASTER within 10s"
+	die "$name: keepalived did not log \"$text\" within 10s"
 }
+
+wait_master() { wait_log "$1" "Entering MASTER STATE"; }
 
 # wanted NAME: true if NAME was named on the command line, or none was.
 wanted() {
@@ -261,4 +288,36 @@ if ! tcpdump -r "$out/$name.pcap" -n 2>/dev/null | tail -n 1 | grep -q "prio 0,"
 fi
 echo "captured $out/$name.pcap"
 fi
+# failover-v3-ipv4: router A (hvv-ka, priority 200) is MASTER, router B
+# (hvv-kb, priority 100) BACKUP. Record A's adverts, then SIGTERM A: its
+# priority 0 advert makes B take over after Skew_Time instead of
+# Master_Down_Interval (RFC 9568 6.4.2), then B's GARPs and adverts.
+name=failover-v3-ipv4
+if wanted "$name"; then
+	setup_net ipv4
+	add_second_router
+	conf_priority=200
+	write_conf "$work/$name.conf" 3 none 192.0.2.100/24
+	conf_ifname=kb0 conf_priority=100
+	write_conf "$work/$name-b.conf" 3 none 192.0.2.100/24
+	conf_ifname=ka0 conf_priority=100
+	start_keepalived "$work/$name.conf" "$name"
+	wait_master "$name"
+	ip netns exec "$NS_KB" keepalived -n -l -D -P -f "$work/$name-b.conf" -p "$work/$name-b.pid" \
+		-r "$work/$name-b.vrrp.pid" >"$work/$name-b.keepalived.log" 2>&1 &
+	kb_pid=$!
+	wait_log "$name-b" "Entering BACKUP STATE"
+	# B's IGMP report is sent on start; leave it out of the flow.
+	sleep 1.5
+	start_tcpdump "$name" 8 bridge "vrrp or arp"
+	sleep 1.5
+	stop_keepalived
+	wait_tcpdump "$name" 10
+	kill -TERM "$kb_pid" 2>/dev/null || true
+	wait "$kb_pid" 2>/dev/null || true
+	kb_pid=""
+	grep -q "Entering MASTER STATE" "$work/$name-b.keepalived.log" ||
+		die "$name: router B did not take over"
+fi
+
 echo "done; now review packets/*.expected.json against the new captures (packets/README.md)"

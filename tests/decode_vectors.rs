@@ -133,6 +133,7 @@ const KEEPALIVED_CAPTURES: &[&str] = &[
     "na.pcap",
     "v3-ipv4-sll.pcap",
     "v2-sll2.pcap",
+    "failover-v3-ipv4.pcap",
 ];
 
 /// The tshark fields compared (`tshark -G fields | grep vrrp`).
