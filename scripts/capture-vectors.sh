@@ -115,6 +115,7 @@ add_second_router() {
 # Set before write_conf for another router than the default.
 conf_ifname=ka0
 conf_priority=100
+conf_unicast_peer=""
 
 # write_conf FILE VERSION AUTH VIP... : one VRRP instance, VRID 51.
 # AUTH is "none" or a PASS password. Two GARP/NA per batch and no second
@@ -135,6 +136,11 @@ write_conf() {
 		echo "    priority $conf_priority"
 		echo "    advert_int 1"
 		echo "    version $version"
+		if [[ -n $conf_unicast_peer ]]; then
+			echo "    unicast_peer {"
+			echo "        $conf_unicast_peer"
+			echo "    }"
+		fi
 		if [[ $auth != none ]]; then
 			echo "    authentication {"
 			echo "        auth_type PASS"
@@ -318,6 +324,31 @@ if wanted "$name"; then
 	kb_pid=""
 	grep -q "Entering MASTER STATE" "$work/$name-b.keepalived.log" ||
 		die "$name: router B did not take over"
+fi
+
+# v3-ipv4-unicast: the same two routers with unicast_peer instead of
+# multicast (DESIGN.md unicast_peers): A resolves B's MAC with an ordinary
+# (not gratuitous) ARP exchange, then its adverts go to 192.0.2.3 with TTL
+# 255 (RFC 9568 allows unicast; the TTL rule stays).
+name=v3-ipv4-unicast
+if wanted "$name"; then
+	setup_net ipv4
+	add_second_router
+	conf_priority=200 conf_unicast_peer=192.0.2.3
+	write_conf "$work/$name.conf" 3 none 192.0.2.100/24
+	conf_ifname=kb0 conf_priority=100 conf_unicast_peer=192.0.2.1
+	write_conf "$work/$name-b.conf" 3 none 192.0.2.100/24
+	conf_ifname=ka0 conf_priority=100 conf_unicast_peer=""
+	start_tcpdump "$name" 8 bridge
+	ip netns exec "$NS_KB" keepalived -n -l -D -P -f "$work/$name-b.conf" -p "$work/$name-b.pid" \
+		-r "$work/$name-b.vrrp.pid" >"$work/$name-b.keepalived.log" 2>&1 &
+	kb_pid=$!
+	start_keepalived "$work/$name.conf" "$name"
+	wait_tcpdump "$name" 15
+	stop_keepalived
+	kill -TERM "$kb_pid" 2>/dev/null || true
+	wait "$kb_pid" 2>/dev/null || true
+	kb_pid=""
 fi
 
 echo "done; now review packets/*.expected.json against the new captures (packets/README.md)"

@@ -134,6 +134,7 @@ const KEEPALIVED_CAPTURES: &[&str] = &[
     "v3-ipv4-sll.pcap",
     "v2-sll2.pcap",
     "failover-v3-ipv4.pcap",
+    "v3-ipv4-unicast.pcap",
 ];
 
 /// The tshark fields compared (`tshark -G fields | grep vrrp`).
