@@ -38,7 +38,8 @@ done
 only=("$@")
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-out=$(cd "$here/.." && pwd)/packets
+# CAPTURE_OUT: write elsewhere (a dry run that leaves packets/ alone).
+out=${CAPTURE_OUT:-$(cd "$here/.." && pwd)/packets}
 mkdir -p "$out"
 work=$(mktemp -d /tmp/hvv-capture.XXXXXX)
 
