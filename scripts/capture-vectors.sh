@@ -11,6 +11,9 @@
 #   00:00:5e:00:53:01                           (Ethernet captures)
 #   192.0.2.1/24, fe80::200:5eff:fe00:5301
 #
+# The failover and unicast captures add a second router, netns hvv-kb
+# (kb0, 00:00:5e:00:53:03, 192.0.2.3), on the same bridge.
+#
 # The MAC is from the documentation range of RFC 7042 section 2.1.2 and the
 # IPv6 link-local address is derived from it (EUI-64), so every recapture
 # has the same addresses. The SLL/SLL2 captures run tcpdump on "any" inside
@@ -44,7 +47,7 @@ mkdir -p "$out"
 work=$(mktemp -d /tmp/hvv-capture.XXXXXX)
 
 NS_KA=hvv-ka
-NS_KB=hvv-kb # the second router of the failover capture
+NS_KB=hvv-kb # the second router of the failover and unicast captures
 NS_LAN=hvv-lan
 KA_MAC=00:00:5e:00:53:01
 KB_MAC=00:00:5e:00:53:03
