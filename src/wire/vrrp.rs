@@ -554,7 +554,7 @@ fn check_length(
         return Err(ParseError::ZeroAddresses);
     }
     let len = packet.buf().len();
-    let body = len - HEADER_LEN;
+    let body = len.saturating_sub(HEADER_LEN);
     let auth_len = match version {
         Version::V2 => V2_AUTH_DATA_LEN,
         Version::V3 => 0,

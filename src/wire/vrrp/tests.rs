@@ -591,6 +591,23 @@ fn error_ip_header_invalid() {
 }
 
 #[test]
+fn error_ip_header_invalid_fragment_and_options_skipped() {
+    let mut d = V3_V4_DATAGRAM;
+    d[7] = 1; // fragment offset 8 bytes
+    assert_eq!(
+        parse_ipv4(&d, &opts()).unwrap_err(),
+        ParseError::IpHeaderInvalid(Ipv4Problem::Fragment)
+    );
+    // IHL 6 with a 4-byte option (NOPs, then End of Option List): parsed.
+    let mut d = V3_V4_DATAGRAM[..20].to_vec();
+    d.extend_from_slice(&[1, 1, 1, 0]);
+    d.extend_from_slice(&V3_V4_DATAGRAM[20..]);
+    d[0] = 0x46;
+    d[3] = 40;
+    assert_eq!(parse_ipv4(&d, &opts()).unwrap().advert, v3_v4_repr());
+}
+
+#[test]
 fn error_not_vrrp() {
     let mut d = V3_V4_DATAGRAM;
     d[9] = 6;
