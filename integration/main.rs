@@ -7,6 +7,7 @@
 //! decide an outcome.
 
 mod lab;
+mod ops;
 
 use std::time::{Duration, Instant};
 

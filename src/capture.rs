@@ -18,7 +18,6 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use byteorder::BigEndian;
-use pcap_file::{DataLink, Endianness};
 use pcap_file::pcapng::PcapNgBlock;
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
@@ -26,6 +25,7 @@ use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
 use pcap_file::pcapng::blocks::section_header::SectionHeaderBlock;
+use pcap_file::{DataLink, Endianness};
 
 use crate::wire::{ipv4::Ipv4Header, ipv6};
 
@@ -160,7 +160,10 @@ pub fn file_path(dir: &Path, n: u32) -> PathBuf {
 fn writer_thread(dir: PathBuf, max_bytes: u64, max_files: u32, rx: Receiver<Vec<u8>>) {
     let mut file: Option<(fs::File, u64)> = None;
     while let Ok(block) = rx.recv() {
-        if file.as_ref().is_some_and(|(_, n)| *n + block.len() as u64 > max_bytes) {
+        if file
+            .as_ref()
+            .is_some_and(|(_, n)| *n + block.len() as u64 > max_bytes)
+        {
             file = None;
             rotate(&dir, max_files);
         }
@@ -206,7 +209,9 @@ mod tests {
     #[test]
     fn stream_is_a_readable_pcapng_with_comments() {
         let mut bytes = header();
-        let advert = [0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x00, 0x00, 192, 0, 2, 100];
+        let advert = [
+            0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x00, 0x00, 192, 0, 2, 100,
+        ];
         let dg = ip_datagram(
             IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)),
             IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
@@ -217,8 +222,18 @@ mod tests {
         assert_eq!(dg.len(), 32);
         assert_eq!(dg[8], 255, "TTL");
         assert_eq!(dg[9], 112, "protocol");
-        bytes.extend(packet(IFACE_IP, UNIX_EPOCH + Duration::from_secs(5), &dg, &Note::Sent));
-        bytes.extend(packet(IFACE_IP, UNIX_EPOCH, &dg, &Note::Dropped("ttl_not_255: TTL 254")));
+        bytes.extend(packet(
+            IFACE_IP,
+            UNIX_EPOCH + Duration::from_secs(5),
+            &dg,
+            &Note::Sent,
+        ));
+        bytes.extend(packet(
+            IFACE_IP,
+            UNIX_EPOCH,
+            &dg,
+            &Note::Dropped("ttl_not_255: TTL 254"),
+        ));
         let mut r = PcapNgReader::new(&bytes[..]).unwrap();
         let mut comments = Vec::new();
         let mut idbs = 0;

@@ -22,7 +22,9 @@ pub enum Request {
     Status,
     /// Stream a pcapng of every VRRP packet sent and received and every
     /// ARP/NA sent, for `duration_ms`.
-    Capture { duration_ms: u64 },
+    Capture {
+        duration_ms: u64,
+    },
 }
 
 /// The daemon's state, as `status --json` prints it.
@@ -66,6 +68,12 @@ pub struct RouterStatus {
     pub last_transition: Option<TransitionStatus>,
     /// RFC 6527 counter names and their values.
     pub counters: BTreeMap<String, u64>,
+    /// State changes by "to-state: reason".
+    pub transitions: BTreeMap<String, u64>,
+    /// Gratuitous ARPs / NAs sent.
+    pub announcements_sent: u64,
+    /// Unix time of the last transition to Active.
+    pub last_takeover_unix_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +211,7 @@ fn secs(s: f64) -> String {
 }
 
 fn interval(cs: u16) -> String {
-    if cs % 100 == 0 {
+    if cs.is_multiple_of(100) {
         format!("{}s", cs / 100)
     } else {
         format!("{}ms", u32::from(cs) * 10)
@@ -248,7 +256,11 @@ pub fn render(st: &Status) -> String {
         );
         match &r.active_router {
             Some(a) if a.is_self => {
-                let _ = writeln!(o, "  active:      this router ({} priority {})", a.address, a.priority);
+                let _ = writeln!(
+                    o,
+                    "  active:      this router ({} priority {})",
+                    a.address, a.priority
+                );
             }
             Some(a) => {
                 let _ = writeln!(o, "  active:      {} priority {}", a.address, a.priority);
@@ -363,6 +375,9 @@ mod tests {
                     ("vrrpv3StatisticsMasterTransitions".into(), 2),
                     ("vrrpv3StatisticsRcvdAdvertisements".into(), 0),
                 ]),
+                transitions: BTreeMap::from([("Backup: higher priority advert".into(), 1)]),
+                announcements_sent: 10,
+                last_takeover_unix_s: Some(1_700_000_000.5),
             }],
             drops: BTreeMap::from([("ttl_not_255".into(), 3)]),
             checks: vec![CheckStatus {
@@ -381,13 +396,56 @@ mod tests {
         assert!(text.contains("api  eth0 VRID 51 ipv4 v3  Backup"), "{text}");
         assert!(text.contains("100 effective (base 150)"), "{text}");
         assert!(text.contains("100ms configured, 1s learned"), "{text}");
-        assert!(text.contains("active:      192.0.2.12 priority 120"), "{text}");
-        assert!(text.contains("k8s weight -50 FAILED (readyz 500: [-]etcd failed)"), "{text}");
-        assert!(text.contains("Active -> Backup (higher priority advert) 3.2s ago"), "{text}");
+        assert!(
+            text.contains("active:      192.0.2.12 priority 120"),
+            "{text}"
+        );
+        assert!(
+            text.contains("k8s weight -50 FAILED (readyz 500: [-]etcd failed)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Active -> Backup (higher priority advert) 3.2s ago"),
+            "{text}"
+        );
         // Zero counters are left out, non-zero ones shown.
-        assert!(text.contains("vrrpv3StatisticsMasterTransitions=2"), "{text}");
+        assert!(
+            text.contains("vrrpv3StatisticsMasterTransitions=2"),
+            "{text}"
+        );
         assert!(!text.contains("RcvdAdvertisements"), "{text}");
-        assert!(text.contains("dropped before any router: ttl_not_255=3"), "{text}");
+        assert!(
+            text.contains("dropped before any router: ttl_not_255=3"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn metrics_and_healthz_follow_the_snapshot() {
+        let mut st = sample();
+        let text = crate::daemon::metrics::render(&st);
+        assert!(
+            text.contains(r#"ha_vip_router_state{router="api",interface="eth0",vrid="51",family="ipv4",state="Backup"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ha_vip_router_effective_priority{router="api",interface="eth0",vrid="51",family="ipv4"} 100"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ha_vip_packets_dropped_total{reason="ttl_not_255"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ha_vip_check_healthy{check="k8s"} 0"#),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(crate::daemon::metrics::healthz(&st).0);
+        st.routers[0].state = "Initialize".into();
+        let (ok, body) = crate::daemon::metrics::healthz(&st);
+        assert!(!ok);
+        assert!(body.contains("api: Initialize"), "{body}");
     }
 
     #[test]
@@ -404,5 +462,64 @@ mod tests {
         assert_eq!(j, r#"{"cmd":"capture","duration_ms":500}"#);
         let r: Request = serde_json::from_str(r#"{"cmd":"status"}"#).unwrap();
         assert_eq!(r, Request::Status);
+    }
+}
+
+/// Arguments of `ha-vip capture`.
+#[derive(Debug, clap::Args)]
+pub struct CaptureArgs {
+    /// The configuration directory (to find the control socket).
+    #[arg(long, default_value = "/etc/ha-vip")]
+    pub config: PathBuf,
+    /// The control socket; overrides the one in the configuration.
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// How long to capture ("30s", "500ms", "2m").
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// The pcapng file to write ("-" for standard output).
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+/// `ha-vip capture`: ask the running daemon for a pcapng of every VRRP
+/// packet it sends and receives (dropped ones with the reason as the
+/// packet comment) and every ARP/NA it sends, for a while.
+pub fn capture_main(args: CaptureArgs) -> ExitCode {
+    let socket = socket_path(&args.config, args.socket.as_deref());
+    let duration_ms = u64::try_from(args.duration.as_millis()).unwrap_or(u64::MAX);
+    let run = || -> std::io::Result<u64> {
+        let mut r = request(&socket, &Request::Capture { duration_ms })?;
+        r.get_ref()
+            .set_read_timeout(Some(args.duration + Duration::from_secs(10)))?;
+        let mut out: Box<dyn Write> = if args.output.as_os_str() == "-" {
+            Box::new(std::io::stdout().lock())
+        } else {
+            Box::new(std::fs::File::create(&args.output).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{}: {e}", args.output.display()))
+            })?)
+        };
+        let n = std::io::copy(&mut r, &mut out)?;
+        out.flush()?;
+        Ok(n)
+    };
+    match run() {
+        Ok(0) => {
+            eprintln!("ha-vip capture: the daemon sent nothing (is it an older version?)");
+            ExitCode::FAILURE
+        }
+        Ok(n) => {
+            if args.output.as_os_str() != "-" {
+                eprintln!(
+                    "ha-vip capture: {n} bytes written to {} (open with `ha-vip decode` or Wireshark)",
+                    args.output.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ha-vip capture: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -379,4 +379,3 @@ fn read_daemon_file(
         }),
     }
 }
-

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -45,9 +45,8 @@ pub fn serve(path: &Path, engine: mpsc::Sender<ControlMsg>) -> io::Result<Contro
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            io::Error::new(e.kind(), format!("create {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("create {}: {e}", dir.display())))?;
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -95,7 +94,7 @@ const MAX_CAPTURE: Duration = Duration::from_secs(3600);
 
 async fn handle(stream: UnixStream, engine: mpsc::Sender<ControlMsg>) -> io::Result<()> {
     let (rd, mut wr) = stream.into_split();
-    let mut rd = BufReader::new(rd).take(MAX_REQUEST as u64);
+    let mut rd = BufReader::new(rd.take(MAX_REQUEST as u64));
     let mut line = String::new();
     tokio::time::timeout(Duration::from_secs(5), rd.read_line(&mut line))
         .await

@@ -10,18 +10,23 @@ use std::future::poll_fn;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, error, info, warn};
 
+use super::control::{self, ControlMsg};
+use super::metrics;
+use super::notify::{Change, Notifier};
+use crate::capture::{self, IFACE_ETHERNET, IFACE_IP, Note, RotatingFile};
 use crate::config::{self, Config};
 use crate::core::{self, Action, State, VirtualRouter};
 use crate::net::netlink::{self, Event, Netlink};
 use crate::net::packet::FrameSender;
 use crate::net::socket::{Rx, VrrpSocket};
 use crate::net::{VRRP_GROUP_V4, VRRP_GROUP_V6};
+use crate::status::{ActiveStatus, RouterStatus, Status, TrackedStatus, TransitionStatus};
 use crate::wire::{self, Family};
 
 /// Largest advert: 8-byte header + 255 IPv6 addresses.
@@ -42,6 +47,23 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
         "ha-vip {} starting",
         env!("CARGO_PKG_VERSION")
     );
+    let (control_tx, mut control_rx) = tokio::sync::mpsc::channel::<ControlMsg>(64);
+    let _control = control::serve(&config.daemon.control.socket, control_tx.clone())
+        .context("control socket")?;
+    if let Some(addr) = config.daemon.metrics.listen {
+        metrics::serve(addr, control_tx.clone()).await?;
+        info!("metrics on http://{addr}/metrics and /healthz");
+    }
+    if let Some(dir) = &config.daemon.capture.dir {
+        let file = RotatingFile::start(
+            dir,
+            config.daemon.capture.max_file_bytes,
+            config.daemon.capture.max_files,
+        )
+        .with_context(|| format!("capture directory {}", dir.display()))?;
+        info!("capturing VRRP, ARP and NA to {}", dir.display());
+        engine.cap.file = Some(file);
+    }
     engine.apply(config).await;
 
     loop {
@@ -60,6 +82,7 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
                 _ = sigint.recv() => Input::Stop("SIGINT"),
                 _ = sighup.recv() => Input::Reload,
                 Some(ev) = events.recv() => Input::Netlink(ev),
+                Some(msg) = control_rx.recv() => Input::Control(msg),
                 i = poll_fn(|cx| {
                     for (i, s) in sockets.iter().enumerate() {
                         if let Poll::Ready(r) = s.sock.poll_read_ready(cx) {
@@ -85,6 +108,7 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
                 error!("socket {i}: {e}");
             }
             Input::Timer => engine.on_timer().await,
+            Input::Control(msg) => engine.on_control(msg),
         }
     }
 }
@@ -95,6 +119,43 @@ enum Input {
     Netlink(Event),
     Readable(usize, std::io::Result<()>),
     Timer,
+    Control(ControlMsg),
+}
+
+/// Where packets are copied for debugging: on-demand taps (`ha-vip
+/// capture`) and the rotating file of `[capture]`. Idle costs nothing.
+#[derive(Default)]
+pub struct Capture {
+    taps: Vec<(Instant, tokio::sync::mpsc::Sender<Vec<u8>>)>,
+    file: Option<RotatingFile>,
+}
+
+impl Capture {
+    fn active(&self) -> bool {
+        !self.taps.is_empty() || self.file.is_some()
+    }
+
+    fn record(&mut self, iface: u32, data: &[u8], note: &Note<'_>) {
+        let at = SystemTime::now();
+        if let Some(f) = self.file.as_mut() {
+            f.packet(iface, at, data, note);
+        }
+        if !self.taps.is_empty() {
+            let block = capture::packet(iface, at, data, note);
+            // A tap whose reader is gone or too slow is dropped.
+            self.taps
+                .retain(|(_, tx)| tx.try_send(block.clone()).is_ok());
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.taps.iter().map(|(until, _)| *until).min()
+    }
+
+    /// Close taps whose time is up (dropping the sender ends the stream).
+    fn expire(&mut self, now: Instant) {
+        self.taps.retain(|(until, _)| *until > now);
+    }
 }
 
 /// A shared socket of one (interface, family) and its frame sender.
@@ -113,12 +174,21 @@ struct Running {
     sock: usize,
     vr: VirtualRouter,
     link_up: bool,
+    /// The address adverts are sent from.
+    source: IpAddr,
 }
 
 /// One configured virtual router.
 struct Slot {
     cfg: config::Router,
     run: Option<Running>,
+    /// Why the router is not running, for `status`.
+    waiting: Option<String>,
+    notifier: Option<Notifier>,
+    /// State changes by "to-state: reason".
+    transitions: BTreeMap<String, u64>,
+    announcements_sent: u64,
+    last_takeover: Option<SystemTime>,
 }
 
 pub struct Engine {
@@ -133,6 +203,8 @@ pub struct Engine {
     drops: BTreeMap<&'static str, u64>,
     /// (source, VRID) of adverts for no router of ours, logged once each.
     unknown_vrids: HashSet<(IpAddr, u8)>,
+    pub cap: Capture,
+    started: Instant,
 }
 
 impl Engine {
@@ -147,6 +219,8 @@ impl Engine {
             frame_buf: vec![0; 1514],
             drops: BTreeMap::new(),
             unknown_vrids: HashSet::new(),
+            cap: Capture::default(),
+            started: Instant::now(),
         })
     }
 
@@ -154,6 +228,7 @@ impl Engine {
         self.routers
             .iter()
             .filter_map(|s| s.run.as_ref()?.vr.poll_timeout())
+            .chain(self.cap.next_deadline())
             .min()
     }
 
@@ -168,35 +243,47 @@ impl Engine {
     }
 
     /// Bring a router up: find its interface, clear stale VIPs, open or
-    /// share the socket, and start the core. A missing interface leaves it
-    /// waiting; the netlink monitor retries when the interface appears.
+    /// share the socket, and start the core. When it cannot run yet
+    /// (interface missing, no source address) the reason is logged and
+    /// shown in `status`; the netlink monitor retries when things change.
     async fn start(&mut self, i: usize) {
-        let Some(slot) = self.routers.get(i) else {
+        let result = self.try_start(i).await;
+        let Some(slot) = self.routers.get_mut(i) else {
             return;
+        };
+        match result {
+            Ok(()) => slot.waiting = None,
+            Err(why) => {
+                if slot.waiting.as_deref() != Some(why.as_str()) {
+                    warn!(router = %slot.cfg.name, "not running: {why}");
+                }
+                slot.waiting = Some(why);
+            }
+        }
+        self.drain(i).await;
+    }
+
+    async fn try_start(&mut self, i: usize) -> Result<(), String> {
+        let Some(slot) = self.routers.get(i) else {
+            return Ok(());
         };
         let cfg = slot.cfg.clone();
         let link = match self.nl.link_by_name(&cfg.interface).await {
             Ok(Some(l)) => l,
-            Ok(None) => {
-                warn!(router = %cfg.name, "waiting for interface {} to appear", cfg.interface);
-                return;
-            }
-            Err(e) => {
-                error!(router = %cfg.name, "interface {}: {e}", cfg.interface);
-                return;
-            }
+            Ok(None) => return Err(format!("waiting for interface {} to appear", cfg.interface)),
+            Err(e) => return Err(format!("interface {}: {e}", cfg.interface)),
         };
         let Some(mac) = link.mac else {
-            error!(router = %cfg.name, "interface {} has no Ethernet address; VRRP needs one", cfg.interface);
-            return;
+            return Err(format!(
+                "interface {} has no Ethernet address; VRRP needs one",
+                cfg.interface
+            ));
         };
-        let addrs = match self.nl.addresses(link.index).await {
-            Ok(a) => a,
-            Err(e) => {
-                error!(router = %cfg.name, "{e}");
-                return;
-            }
-        };
+        let addrs = self
+            .nl
+            .addresses(link.index)
+            .await
+            .map_err(|e| e.to_string())?;
         // A crashed run may have left our VIPs behind: remove them before the
         // router starts, so the LAN never sees two holders.
         for a in &addrs {
@@ -214,24 +301,20 @@ impl Engine {
             .collect();
         let source = match cfg.source_address {
             Some(s) => s,
-            None => match pick_source(cfg.family, &addrs, &all_vips) {
-                Some(s) => s,
-                None => {
-                    warn!(router = %cfg.name,
-                        "interface {} has no {} address to send adverts from (set source_address); waiting",
-                        cfg.interface,
-                        match cfg.family { Family::Ipv4 => "IPv4", Family::Ipv6 => "IPv6 link-local" });
-                    return;
-                }
-            },
+            None => pick_source(cfg.family, &addrs, &all_vips).ok_or_else(|| {
+                format!(
+                    "interface {} has no {} address to send adverts from (set source_address)",
+                    cfg.interface,
+                    match cfg.family {
+                        Family::Ipv4 => "IPv4",
+                        Family::Ipv6 => "IPv6 link-local",
+                    }
+                )
+            })?,
         };
-        let sock = match self.socket_for(&cfg, link.index, source) {
-            Ok(s) => s,
-            Err(e) => {
-                error!(router = %cfg.name, "cannot open VRRP socket on {}: {e}", cfg.interface);
-                return;
-            }
-        };
+        let sock = self
+            .socket_for(&cfg, link.index, source)
+            .map_err(|e| format!("cannot open the VRRP socket on {}: {e}", cfg.interface))?;
         let mut vr = VirtualRouter::new(core_config(&cfg, source));
         let now = Instant::now();
         if link.up {
@@ -248,9 +331,10 @@ impl Engine {
                 sock,
                 vr,
                 link_up: link.up,
+                source,
             });
         }
-        self.drain(i).await;
+        Ok(())
     }
 
     /// Find or open the shared socket of (interface, family).
@@ -295,14 +379,27 @@ impl Engine {
                 }
             };
             let opts = wire::ParseOptions::default();
-            let parsed = match rx {
-                Rx::V4 { datagram } => wire::parse_ipv4(datagram, &opts),
+            // For captures: the whole datagram (IPv6 headers are rebuilt
+            // from what the kernel reported).
+            let rebuilt;
+            let (parsed, datagram): (_, &[u8]) = match rx {
+                Rx::V4 { datagram } => (wire::parse_ipv4(datagram, &opts), datagram),
                 Rx::V6 {
                     src,
                     dst,
                     hop_limit,
                     payload,
-                } => wire::parse_ipv6(src, dst, hop_limit, payload, &opts),
+                } => {
+                    rebuilt = if self.cap.active() {
+                        capture::ip_datagram(IpAddr::V6(src), IpAddr::V6(dst), hop_limit, payload)
+                    } else {
+                        None
+                    };
+                    (
+                        wire::parse_ipv6(src, dst, hop_limit, payload, &opts),
+                        rebuilt.as_deref().unwrap_or(&[]),
+                    )
+                }
             };
             let now = Instant::now();
             let received = match parsed {
@@ -310,6 +407,10 @@ impl Engine {
                 Err(e) => {
                     *self.drops.entry(e.counter()).or_default() += 1;
                     debug!(reason = e.counter(), "dropped packet: {e}");
+                    if self.cap.active() {
+                        let why = format!("{}: {e}", e.counter());
+                        self.cap.record(IFACE_IP, datagram, &Note::Dropped(&why));
+                    }
                     continue;
                 }
             };
@@ -329,30 +430,47 @@ impl Engine {
                         received.src, received.advert.priority
                     );
                 }
+                if self.cap.active() {
+                    self.cap.record(
+                        IFACE_IP,
+                        datagram,
+                        &Note::Dropped("vrid_unknown: no router for this VRID"),
+                    );
+                }
                 continue;
             };
-            debug!(router = %self.routers[ri].cfg.name, src = %received.src,
-                priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
-                "advert received");
             let Some(target) = self.routers.get_mut(ri) else {
                 continue;
             };
+            debug!(router = %target.cfg.name, src = %received.src,
+                priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
+                "advert received");
             // The receive checksum policy is per router; the socket parsed
             // with either form and reports which one matched.
-            if let wire::ChecksumPolicy::Only(form) = target.cfg.checksum.accept.policy()
+            let verdict: Result<(), &'static str> = if let wire::ChecksumPolicy::Only(form) =
+                target.cfg.checksum.accept.policy()
                 && received.advert.version == wire::Version::V3
                 && family == Family::Ipv4
                 && received.checksum_form != form
             {
                 *self.drops.entry("checksum_form_refused").or_default() += 1;
-                debug!(router = %target.cfg.name, "dropped advert from {}: checksum form {} refused by policy",
-                    received.src, received.checksum_form.as_str());
-                continue;
+                Err("checksum_form_refused")
+            } else if let Some(run) = target.run.as_mut() {
+                run.vr
+                    .handle_advert(now, received.src, &received.advert)
+                    .map_err(|reason| reason.counter())
+            } else {
+                Ok(())
+            };
+            if let Err(reason) = verdict {
+                debug!(router = %target.cfg.name, reason, "advert from {} dropped", received.src);
             }
-            if let Some(run) = target.run.as_mut()
-                && let Err(reason) = run.vr.handle_advert(now, received.src, &received.advert)
-            {
-                debug!(router = %target.cfg.name, reason = reason.counter(), "advert from {} dropped", received.src);
+            if self.cap.active() {
+                let note = match verdict {
+                    Ok(()) => Note::Received,
+                    Err(reason) => Note::Dropped(reason),
+                };
+                self.cap.record(IFACE_IP, datagram, &note);
             }
             self.drain(ri).await;
         }
@@ -360,6 +478,7 @@ impl Engine {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
+        self.cap.expire(now);
         for i in 0..self.routers.len() {
             let due = self.routers[i]
                 .run
@@ -396,8 +515,22 @@ impl Engine {
                 Action::RemoveAddresses => self.set_addresses(i, false).await,
                 Action::Announce => self.announce(i),
                 Action::StateChanged { from, to, reason } => {
-                    let name = &self.routers[i].cfg.name;
+                    let priority = run.vr.effective_priority();
+                    let name = &slot.cfg.name;
                     info!(router = %name, from = %from, to = %to, reason = %reason, "{name}: {from} -> {to} ({reason})");
+                    *slot
+                        .transitions
+                        .entry(format!("{to}: {reason}"))
+                        .or_default() += 1;
+                    if to == State::Active {
+                        slot.last_takeover = Some(SystemTime::now());
+                    }
+                    if let Some(n) = &slot.notifier {
+                        n.notify(Change {
+                            state: to.to_string(),
+                            priority,
+                        });
+                    }
                 }
             }
         }
@@ -428,8 +561,14 @@ impl Engine {
             // The pseudo-header form covers the destination: emit per peer.
             match wire::emit_advert(&repr, src, dst, slot.cfg.checksum.send, &mut self.tx_buf) {
                 Ok(n) => {
-                    if let Err(e) = sock.sock.send_to(&self.tx_buf[..n], dst) {
+                    let payload = &self.tx_buf[..n];
+                    if let Err(e) = sock.sock.send_to(payload, dst) {
                         warn!(router = %slot.cfg.name, "send advert to {dst}: {e}");
+                    }
+                    if self.cap.active()
+                        && let Some(dg) = capture::ip_datagram(src, dst, 255, payload)
+                    {
+                        self.cap.record(IFACE_IP, &dg, &Note::Sent);
                     }
                 }
                 Err(e) => error!(router = %slot.cfg.name, "cannot build advert: {e}"),
@@ -461,7 +600,7 @@ impl Engine {
 
     /// One gratuitous ARP / unsolicited NA per address (RFC 9568 6.4.1).
     fn announce(&mut self, i: usize) {
-        let Some(slot) = self.routers.get(i) else {
+        let Some(slot) = self.routers.get_mut(i) else {
             return;
         };
         let Some(run) = slot.run.as_ref() else {
@@ -484,12 +623,130 @@ impl Engine {
             };
             match built {
                 Ok(n) => {
-                    if let Err(e) = sock.frames.send(&self.frame_buf[..n]) {
-                        warn!(router = %slot.cfg.name, "announce {}: {e}", v.addr);
+                    let frame = &self.frame_buf[..n];
+                    match sock.frames.send(frame) {
+                        Ok(()) => slot.announcements_sent += 1,
+                        Err(e) => warn!(router = %slot.cfg.name, "announce {}: {e}", v.addr),
+                    }
+                    if self.cap.active() {
+                        self.cap.record(IFACE_ETHERNET, frame, &Note::Sent);
                     }
                 }
                 Err(e) => error!(router = %slot.cfg.name, "cannot build announcement: {e}"),
             }
+        }
+    }
+
+    fn on_control(&mut self, msg: ControlMsg) {
+        match msg {
+            ControlMsg::Status(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            ControlMsg::Capture { duration, out } => {
+                info!("capture requested for {duration:?}");
+                if out.try_send(capture::header()).is_ok() {
+                    self.cap.taps.push((Instant::now() + duration, out));
+                }
+            }
+        }
+    }
+
+    /// Everything `ha-vip status` and the metrics show.
+    fn snapshot(&self) -> Status {
+        let now = Instant::now();
+        let unix = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0)
+        };
+        let routers = self
+            .routers
+            .iter()
+            .map(|slot| {
+                let c = &slot.cfg;
+                let run = slot.run.as_ref();
+                let vr = run.map(|r| &r.vr);
+                let state = match (vr, &slot.waiting) {
+                    (Some(vr), _) => vr.state().to_string(),
+                    (None, _) => "Waiting".to_string(),
+                };
+                let last = vr.and_then(|v| v.last_transition());
+                RouterStatus {
+                    name: c.name.clone(),
+                    interface: c.interface.clone(),
+                    vrid: c.vrid,
+                    family: match c.family {
+                        Family::Ipv4 => "ipv4".into(),
+                        Family::Ipv6 => "ipv6".into(),
+                    },
+                    version: c.version.number(),
+                    state,
+                    waiting: slot.waiting.clone(),
+                    base_priority: c.priority,
+                    effective_priority: vr.map_or(c.priority, |v| v.effective_priority()),
+                    addresses: c
+                        .addresses
+                        .iter()
+                        .map(|v| format!("{}/{}", v.addr, v.prefix_len))
+                        .collect(),
+                    source: run.map(|r| r.source.to_string()),
+                    advert_interval_cs: c.advert_interval_cs,
+                    learned_interval_cs: vr
+                        .map_or(c.advert_interval_cs, |v| v.master_adver_interval_cs()),
+                    master_down_interval_ms: vr
+                        .map_or(0.0, |v| v.master_down_interval().as_secs_f64() * 1000.0),
+                    active_router: vr.and_then(|v| {
+                        let a = v.active_router()?;
+                        Some(ActiveStatus {
+                            address: a.address.to_string(),
+                            priority: a.priority,
+                            is_self: v.state() == State::Active,
+                        })
+                    }),
+                    tracked: vr
+                        .map(|v| {
+                            v.tracked()
+                                .map(|(name, weight, failed)| TrackedStatus {
+                                    check: name.to_string(),
+                                    weight,
+                                    failed,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    time_in_state_s: last
+                        .map(|t| now.saturating_duration_since(t.at).as_secs_f64()),
+                    last_transition: last.map(|t| TransitionStatus {
+                        from: t.from.to_string(),
+                        to: t.to.to_string(),
+                        reason: t.reason.to_string(),
+                        ago_s: now.saturating_duration_since(t.at).as_secs_f64(),
+                    }),
+                    counters: vr
+                        .map(|v| {
+                            v.counters()
+                                .iter()
+                                .map(|(k, n)| (k.to_string(), n))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    transitions: slot.transitions.clone(),
+                    announcements_sent: slot.announcements_sent,
+                    last_takeover_unix_s: slot.last_takeover.map(unix),
+                }
+            })
+            .collect();
+        Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            uptime_s: now.saturating_duration_since(self.started).as_secs_f64(),
+            routers,
+            drops: self
+                .drops
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
+            checks: Vec::new(),
         }
     }
 
@@ -660,7 +917,22 @@ impl Engine {
 
 impl Slot {
     fn new(cfg: config::Router) -> Slot {
-        Slot { cfg, run: None }
+        let notifier = Notifier::spawn(
+            cfg.name.clone(),
+            cfg.vrid,
+            cfg.interface.clone(),
+            cfg.notify.clone(),
+            cfg.notify_timeout,
+        );
+        Slot {
+            cfg,
+            run: None,
+            waiting: None,
+            notifier,
+            transitions: BTreeMap::new(),
+            announcements_sent: 0,
+            last_takeover: None,
+        }
     }
 }
 

@@ -4,7 +4,10 @@
 //! packets, link events and time, and carries out the actions the core
 //! queues (send an advert, add or remove addresses, announce).
 
+mod control;
 mod engine;
+pub mod metrics;
+mod notify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
