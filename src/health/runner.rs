@@ -16,6 +16,9 @@ use super::{
 /// probe bounds its stages already; this guards against one that does not.
 const PROBE_GRACE: Duration = Duration::from_millis(500);
 
+/// Floor on the probe period, so a zero interval cannot spin the runtime.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
 /// What `ha-vip status` shows for a check between changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckStatus {
@@ -121,7 +124,7 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                     return;
                 }
                 last = Some(result);
-                next_probe = (started + spec.interval).max(now);
+                next_probe = (started + spec.interval.max(MIN_INTERVAL)).max(now);
             }
         }
     }
