@@ -163,7 +163,7 @@ async fn hung_api_server_times_out_within_the_bound() {
             result.reason()
         );
         assert!(took >= limit, "{took:?}");
-        assert!(took < limit + Duration::from_millis(200), "{took:?}");
+        assert!(took < limit + Duration::from_millis(500), "{took:?}");
     }
 }
 
@@ -390,7 +390,7 @@ async fn runner_reports_changes_with_the_stability_buffer_and_the_fast_path() {
     let mut spec = CheckSpec::k8s(external(&server, &dir));
     spec.interval = Duration::from_millis(50);
     spec.timeout = Duration::from_millis(500);
-    spec.stability = Duration::from_millis(400);
+    spec.stability = Duration::from_millis(1000);
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let handle = spawn_check(spec, tx);
     let first = recv(&mut rx).await;
@@ -404,10 +404,10 @@ async fn runner_reports_changes_with_the_stability_buffer_and_the_fast_path() {
     assert!(!down.healthy);
     assert!(!down.shutting_down);
     assert_eq!(down.failed, ["etcd failed: reason withheld".to_string()]);
-    // It needed the 400 ms of the buffer, and not much more.
+    // It needed the 1 s of the buffer, and not much more.
     let held = down.at.duration_since(failing_since);
-    assert!(held >= Duration::from_millis(400), "{held:?}");
-    assert!(held < Duration::from_millis(1000), "{held:?}");
+    assert!(held >= Duration::from_millis(1000), "{held:?}");
+    assert!(held < Duration::from_millis(2500), "{held:?}");
 
     server.set_mode(Mode::Ready);
     let up = recv(&mut rx).await;
@@ -419,8 +419,9 @@ async fn runner_reports_changes_with_the_stability_buffer_and_the_fast_path() {
     assert!(!gone.healthy);
     assert!(gone.shutting_down);
     let took = gone.at.duration_since(shutting_since);
+    // Well under the 1 s buffer: it was skipped.
     assert!(
-        took < Duration::from_millis(300),
+        took < Duration::from_millis(700),
         "no stability buffer: {took:?}"
     );
 
