@@ -540,3 +540,49 @@ async fn k8s_check_accepts_plain_http_too() {
         })
     );
 }
+
+/// The runner in tokio's paused clock: probes at exact 2 s steps, a link
+/// that goes down at 3 s is first seen at 4 s and reported at 4 + 5 = 9 s;
+/// back at 19 s, seen at 20 s, reported at 25 s. Nothing sleeps for real.
+#[tokio::test(start_paused = true)]
+async fn runner_timing_is_exact_in_virtual_time() {
+    use tokio::time::{Instant as TokioInstant, sleep_until};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fake_link(root, "eth0", "up", Some("1"));
+    let mut spec = CheckSpec::new("link", iface(root, "eth0"));
+    spec.interval = s(2);
+    spec.timeout = s(1);
+    spec.stability = s(5);
+    let t0 = TokioInstant::now();
+    let at = |secs: u64| (t0 + s(secs)).into_std();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let handle = spawn_check(spec, tx);
+
+    let first = rx.recv().await.unwrap();
+    assert!(first.healthy);
+    assert_eq!(first.at, at(0));
+
+    sleep_until(t0 + s(3)).await;
+    fake_link(root, "eth0", "down", Some("0"));
+    sleep_until(t0 + s(7)).await;
+    {
+        let status = handle.status.borrow();
+        assert_eq!(status.healthy, Some(true), "still inside the buffer");
+        assert_eq!(status.pending, Some((false, at(4))));
+        assert_eq!(status.probes, 4, "probes at 0, 2, 4 and 6");
+        assert_eq!(status.failures, 2);
+    }
+    let down = rx.recv().await.unwrap();
+    assert!(!down.healthy);
+    assert_eq!(down.at, at(9));
+    assert_eq!(down.reason, "link down: eth0 operstate down, carrier 0");
+
+    sleep_until(t0 + s(19)).await;
+    fake_link(root, "eth0", "up", Some("1"));
+    let up = rx.recv().await.unwrap();
+    assert!(up.healthy);
+    assert_eq!(up.at, at(25));
+    assert_eq!(handle.status.borrow().pending, None);
+    handle.task.abort();
+}

@@ -25,6 +25,21 @@
 //! priority drops by the same weight, so their order is kept and the VIP stays
 //! on the highest-priority node rather than disappearing. [`weight_warning`]
 //! tells `ha-vip check` when a weight is too small to move the VIP at all.
+//!
+//! ## Wiring (the daemon's side)
+//!
+//! ```text
+//! let (tx, mut rx) = mpsc::channel(16);
+//! let handles: Vec<CheckHandle> = specs.map(|spec| spawn_check(spec, tx.clone())).collect();
+//! // Until its first update a check counts as failed:
+//! //   router.set_tracked(now, name, weight, true) for every tracked check.
+//! while let Some(u) = rx.recv().await {       // in the daemon's select! loop
+//!     for each router tracking u.name with weight w:
+//!         router.set_tracked(now, &u.name, w, !u.healthy);
+//!         if u.shutting_down { router.handover(now) }  // priority 0: Skew_Time
+//! }
+//! // `ha-vip status`: handles[i].status.borrow() (raw result, pending change).
+//! ```
 
 mod debounce;
 mod k8s;

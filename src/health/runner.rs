@@ -8,11 +8,16 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{info, warn};
 
-use super::{CheckSpec, CheckUpdate, Debouncer, Failure, ProbeResult, Prober, Service, Stage};
+use super::{
+    CheckKind, CheckSpec, CheckUpdate, Debouncer, Failure, ProbeResult, Prober, Service, Stage,
+};
 
 /// Slack over `timeout` before the runner abandons a probe on its own. Every
 /// probe bounds its stages already; this guards against one that does not.
 const PROBE_GRACE: Duration = Duration::from_millis(500);
+
+/// Floor on the probe period, so a zero interval cannot spin the runtime.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What `ha-vip status` shows for a check between changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,6 +28,9 @@ pub struct CheckStatus {
     pub last: Option<ProbeResult>,
     /// When the latest probe ended.
     pub last_at: Option<std::time::Instant>,
+    /// A change waiting for its rise/fall count or stability buffer: towards
+    /// which state, and since when.
+    pub pending: Option<(bool, std::time::Instant)>,
     /// Probes run, and how many of them failed.
     pub probes: u64,
     pub failures: u64,
@@ -50,6 +58,13 @@ pub fn spawn_check(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>) -> CheckHandl
 
 async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Sender<CheckStatus>) {
     let mut prober = Prober::new(&spec.name, &spec.kind);
+    // Only for the runner's own backstop timeout, named like the probe's.
+    let (service, stage) = match spec.kind {
+        CheckKind::K8s(_) => (Service::ApiServer, Stage::Http),
+        CheckKind::Http(_) => (Service::Server, Stage::Http),
+        CheckKind::Tcp(_) => (Service::Server, Stage::Connect),
+        CheckKind::Exec(_) | CheckKind::Interface(_) => (Service::Server, Stage::Exec),
+    };
     let mut debouncer = Debouncer::new(spec.rise, spec.fall, spec.stability);
     let mut next_probe = Instant::now();
     let mut last: Option<ProbeResult> = None;
@@ -59,7 +74,12 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
             _ = tx.closed() => return,
             _ = sleep_until(due.unwrap_or(next_probe)), if due.is_some() => {
                 let now = Instant::now();
-                if let (Some(healthy), Some(result)) = (debouncer.handle_timeout(now.into_std()), &last)
+                let change = debouncer.handle_timeout(now.into_std());
+                status.send_modify(|s| {
+                    s.healthy = debouncer.state();
+                    s.pending = debouncer.pending();
+                });
+                if let (Some(healthy), Some(result)) = (change, &last)
                     && !report(&spec, &tx, healthy, result, now).await
                 {
                     return;
@@ -71,8 +91,8 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                     Ok(result) => result,
                     Err(_) => ProbeResult {
                         outcome: Err(Failure::Timeout {
-                            service: Service::Server,
-                            stage: Stage::Http,
+                            service,
+                            stage,
                             limit: spec.timeout,
                         }),
                         latency: started.elapsed(),
@@ -96,6 +116,7 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                     s.last = Some(result.clone());
                     s.last_at = Some(now.into_std());
                     s.healthy = debouncer.state();
+                    s.pending = debouncer.pending();
                 });
                 if let Some(healthy) = change
                     && !report(&spec, &tx, healthy, &result, now).await
@@ -103,7 +124,7 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                     return;
                 }
                 last = Some(result);
-                next_probe = (started + spec.interval).max(now);
+                next_probe = (started + spec.interval.max(MIN_INTERVAL)).max(now);
             }
         }
     }
