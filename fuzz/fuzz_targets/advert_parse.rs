@@ -1,7 +1,8 @@
 //! Fuzz the VRRP parsers with every policy: no input may panic, and any
 //! advert a parser accepts must re-emit and re-parse to itself.
 //!
-//! Input layout: the whole input is tried as an IPv4 datagram; for IPv6 the
+//! Input layout: the whole input is tried as an IPv4 datagram and as an IP
+//! packet of either version (`parse_ip_packet`); for `parse_ipv6` the
 //! first 33 bytes are the source (16), destination (16) and hop limit (1),
 //! and the rest is the VRRP payload.
 
@@ -11,7 +12,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use ha_vip::wire::{
     ChecksumForm, ChecksumPolicy, Ipv4Header, ParseOptions, Received, Version, advert_len,
-    emit_advert, parse_ipv4, parse_ipv6,
+    emit_advert, parse_ip_packet, parse_ipv4, parse_ipv6,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -60,6 +61,9 @@ fuzz_target!(|data: &[u8]| {
                 expect_version,
             };
             if let Ok(received) = parse_ipv4(data, &opts) {
+                check_round_trip(&received, &opts);
+            }
+            if let Ok(received) = parse_ip_packet(data, &opts) {
                 check_round_trip(&received, &opts);
             }
             if data.len() >= 33 {

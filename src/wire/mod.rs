@@ -27,14 +27,14 @@ pub mod ndisc;
 pub mod vrrp;
 
 pub use arp::{ArpOperation, ArpRepr};
-pub use error::{EmitError, FrameError, Ipv4Problem, Layer, ParseError};
+pub use error::{EmitError, FrameError, IpHeaderProblem, Layer, ParseError};
 pub use ethernet::{EtherType, EthernetRepr, MacAddr};
 pub use ipv4::Ipv4Header;
 pub use ipv6::Ipv6Header;
 pub use ndisc::NeighborAdvertRepr;
 pub use vrrp::{
-    ChecksumForm, ChecksumPolicy, ParseOptions, Received, advert_len, emit_advert, parse_ipv4,
-    parse_ipv6,
+    ChecksumForm, ChecksumPolicy, ParseOptions, Received, advert_len, emit_advert, parse_ip_packet,
+    parse_ipv4, parse_ipv6,
 };
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
