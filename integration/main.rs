@@ -6,6 +6,10 @@
 //! assertions use generous deadlines and poll; none sleeps a fixed time to
 //! decide an outcome.
 
+mod apiserver;
+#[path = "../tests/health_support/mod.rs"]
+mod health_support;
+mod k8s;
 mod lab;
 mod ops;
 

@@ -34,8 +34,8 @@ pub use daemon::{
 };
 pub use diag::{ConfigErrors, Diagnostic, Location};
 pub use router::{
-    Announce, Checksum, ChecksumAccept, ChecksumForm, OWNER_PRIORITY, Router, VirtualAddress,
-    valid_interface_name,
+    Announce, Checksum, ChecksumAccept, ChecksumForm, OWNER_PRIORITY, Router, Track,
+    VirtualAddress, valid_interface_name,
 };
 
 use diag::FileDiags;
@@ -237,6 +237,9 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
     }
 
     check_across_files(&parsed, &mut errors);
+    if let Some(d) = &daemon {
+        check_tracks(d, &parsed, &mut errors);
+    }
 
     match daemon {
         Some(daemon) if errors.is_empty() => {
@@ -306,6 +309,38 @@ fn read_router_entry(
 /// Checks that need every router: each (interface, VRID, family) is one
 /// virtual router (two would share one virtual MAC and fight over the
 /// same adverts), and a virtual address belongs to one router only.
+/// Every tracked check must be defined in ha-vip.toml.
+fn check_tracks(daemon: &DaemonConfig, parsed: &[Parsed], errors: &mut Vec<Diagnostic>) {
+    for p in parsed {
+        for (t, at) in p.router.track.iter().zip(&p.track_at) {
+            if t.check == "k8s" {
+                errors.push(Diagnostic {
+                    path: p.router.path.clone(),
+                    location: Some(*at),
+                    key: Some("track".into()),
+                    message: "the [k8s] check is tracked with track_k8s (its weight is [k8s] weight), not in track".into(),
+                });
+            } else if !daemon.checks.iter().any(|c| c.name == t.check) {
+                let known: Vec<&str> = daemon.checks.iter().map(|c| c.name.as_str()).collect();
+                errors.push(Diagnostic {
+                    path: p.router.path.clone(),
+                    location: Some(*at),
+                    key: Some("track".into()),
+                    message: format!(
+                        "no check {:?} in {DAEMON_FILE} (defined: {})",
+                        t.check,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                });
+            }
+        }
+    }
+}
+
 fn check_across_files(parsed: &[Parsed], errors: &mut Vec<Diagnostic>) {
     let mut by_id: HashMap<(&str, u8, Family), &Parsed> = HashMap::new();
     let mut by_addr: HashMap<IpAddr, (&Parsed, Location)> = HashMap::new();

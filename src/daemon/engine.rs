@@ -22,6 +22,7 @@ use super::notify::{Change, Notifier};
 use crate::capture::{self, IFACE_ETHERNET, IFACE_IP, Note, RotatingFile};
 use crate::config::{self, Config};
 use crate::core::{self, Action, State, VirtualRouter};
+use crate::health::{self, CheckHandle, CheckSpec, CheckUpdate};
 use crate::net::netlink::{self, Event, Netlink};
 use crate::net::packet::FrameSender;
 use crate::net::socket::{Rx, VrrpSocket};
@@ -64,6 +65,10 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
         info!("capturing VRRP, ARP and NA to {}", dir.display());
         engine.cap.file = Some(file);
     }
+    let (check_tx, mut check_rx) = tokio::sync::mpsc::channel::<CheckUpdate>(256);
+    engine.check_tx = Some(check_tx);
+    engine.spawn_checks(&config.daemon);
+    engine.daemon_cfg = config.daemon.clone();
     engine.apply(config).await;
 
     loop {
@@ -83,6 +88,7 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
                 _ = sighup.recv() => Input::Reload,
                 Some(ev) = events.recv() => Input::Netlink(ev),
                 Some(msg) = control_rx.recv() => Input::Control(msg),
+                Some(update) = check_rx.recv() => Input::Check(update),
                 i = poll_fn(|cx| {
                     for (i, s) in sockets.iter().enumerate() {
                         if let Poll::Ready(r) = s.sock.poll_read_ready(cx) {
@@ -109,6 +115,7 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
             }
             Input::Timer => engine.on_timer().await,
             Input::Control(msg) => engine.on_control(msg),
+            Input::Check(update) => engine.on_check(update).await,
         }
     }
 }
@@ -120,6 +127,20 @@ enum Input {
     Readable(usize, std::io::Result<()>),
     Timer,
     Control(ControlMsg),
+    Check(CheckUpdate),
+}
+
+/// A running health check and what it last reported.
+struct Check {
+    handle: CheckHandle,
+    spec: CheckSpec,
+    last: Option<CheckUpdate>,
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        self.handle.task.abort();
+    }
 }
 
 /// Where packets are copied for debugging: on-demand taps (`ha-vip
@@ -205,6 +226,9 @@ pub struct Engine {
     unknown_vrids: HashSet<(IpAddr, u8)>,
     pub cap: Capture,
     started: Instant,
+    checks: BTreeMap<String, Check>,
+    check_tx: Option<tokio::sync::mpsc::Sender<CheckUpdate>>,
+    daemon_cfg: config::DaemonConfig,
 }
 
 impl Engine {
@@ -221,6 +245,9 @@ impl Engine {
             unknown_vrids: HashSet::new(),
             cap: Capture::default(),
             started: Instant::now(),
+            checks: BTreeMap::new(),
+            check_tx: None,
+            daemon_cfg: config::DaemonConfig::default(),
         })
     }
 
@@ -317,6 +344,12 @@ impl Engine {
             .map_err(|e| format!("cannot open the VRRP socket on {}: {e}", cfg.interface))?;
         let mut vr = VirtualRouter::new(core_config(&cfg, source));
         let now = Instant::now();
+        // A check that has not reported yet counts as failed: every node
+        // starts with the same penalty, so their order is kept.
+        for (name, weight) in self.tracked_checks(&cfg) {
+            let failed = !self.check_healthy(&name);
+            vr.set_tracked(now, &name, weight, failed);
+        }
         if link.up {
             vr.startup(now);
         } else {
@@ -637,6 +670,105 @@ impl Engine {
         }
     }
 
+    /// Start the `[k8s]` check (when enabled) and every `[checks.NAME]`.
+    fn spawn_checks(&mut self, daemon: &config::DaemonConfig) {
+        let Some(tx) = self.check_tx.clone() else {
+            return;
+        };
+        let mut specs: Vec<CheckSpec> = daemon.checks.clone();
+        if daemon.k8s.enabled {
+            specs.push(k8s_spec(&daemon.k8s));
+        }
+        for spec in specs {
+            info!(check = %spec.name, "starting check (every {:?}, timeout {:?})", spec.interval, spec.timeout);
+            let handle = health::spawn_check(spec.clone(), tx.clone());
+            self.checks.insert(
+                spec.name.clone(),
+                Check {
+                    handle,
+                    spec,
+                    last: None,
+                },
+            );
+        }
+    }
+
+    /// (check, weight) a router tracks: `[k8s]` unless it opted out, and its
+    /// `track` list.
+    fn tracked_checks(&self, cfg: &config::Router) -> Vec<(String, i32)> {
+        let mut out = Vec::new();
+        if self.daemon_cfg.k8s.enabled && cfg.track_k8s {
+            out.push(("k8s".to_string(), self.daemon_cfg.k8s.weight));
+        }
+        out.extend(cfg.track.iter().map(|t| (t.check.clone(), t.weight)));
+        out
+    }
+
+    fn check_healthy(&self, name: &str) -> bool {
+        self.checks
+            .get(name)
+            .and_then(|c| c.last.as_ref())
+            .is_some_and(|u| u.healthy)
+    }
+
+    /// A check's debounced state changed: every router tracking it gets the
+    /// new state at once; a graceful API-server shutdown also hands over.
+    async fn on_check(&mut self, update: CheckUpdate) {
+        let now = Instant::now();
+        if update.healthy {
+            info!(check = %update.name, latency_ms = update.latency.as_millis() as u64, "check healthy");
+        } else {
+            warn!(check = %update.name, failed = ?update.failed, shutting_down = update.shutting_down,
+                "check failed: {}", update.reason);
+        }
+        for i in 0..self.routers.len() {
+            let tracks = self.tracked_checks(&self.routers[i].cfg);
+            let Some((_, weight)) = tracks.iter().find(|(n, _)| *n == update.name) else {
+                continue;
+            };
+            let slot = &mut self.routers[i];
+            let Some(run) = slot.run.as_mut() else {
+                continue;
+            };
+            run.vr
+                .set_tracked(now, &update.name, *weight, !update.healthy);
+            if update.shutting_down && run.vr.state() == State::Active {
+                warn!(router = %slot.cfg.name,
+                    "the API server is shutting down: handing over now (priority 0, then Backup)");
+                run.vr.handover(now);
+            }
+            self.drain(i).await;
+        }
+        if let Some(c) = self.checks.get_mut(&update.name) {
+            c.last = Some(update);
+        }
+    }
+
+    /// After a reload changed the checks: start the new set and give every
+    /// running router its tracked checks again.
+    async fn restart_checks(&mut self, daemon: &config::DaemonConfig) {
+        self.checks.clear();
+        self.daemon_cfg = daemon.clone();
+        self.spawn_checks(daemon);
+        let now = Instant::now();
+        for i in 0..self.routers.len() {
+            let tracks = self.tracked_checks(&self.routers[i].cfg);
+            let Some(run) = self.routers[i].run.as_mut() else {
+                continue;
+            };
+            let old: Vec<String> = run.vr.tracked().map(|(n, _, _)| n.to_string()).collect();
+            for name in old {
+                if !tracks.iter().any(|(n, _)| *n == name) {
+                    run.vr.remove_tracked(now, &name);
+                }
+            }
+            for (name, weight) in tracks {
+                run.vr.set_tracked(now, &name, weight, true);
+            }
+            self.drain(i).await;
+        }
+    }
+
     fn on_control(&mut self, msg: ControlMsg) {
         match msg {
             ControlMsg::Status(reply) => {
@@ -746,7 +878,28 @@ impl Engine {
                 .iter()
                 .map(|(k, n)| (k.to_string(), *n))
                 .collect(),
-            checks: Vec::new(),
+            checks: self
+                .checks
+                .values()
+                .map(|c| {
+                    let st = c.handle.status.borrow();
+                    let (reason, latency) = match (&st.last, &c.last) {
+                        (Some(p), _) => (p.reason(), p.latency),
+                        (None, Some(u)) => (u.reason.clone(), u.latency),
+                        (None, None) => ("no result yet".to_string(), std::time::Duration::ZERO),
+                    };
+                    crate::status::CheckStatus {
+                        name: c.spec.name.clone(),
+                        healthy: c.last.as_ref().is_some_and(|u| u.healthy),
+                        reason,
+                        latency_ms: latency.as_secs_f64() * 1000.0,
+                        last_change_ago_s: c
+                            .last
+                            .as_ref()
+                            .map(|u| now.saturating_duration_since(u.at).as_secs_f64()),
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -865,6 +1018,14 @@ impl Engine {
                 return;
             }
         };
+        if new.daemon.checks != self.daemon_cfg.checks || new.daemon.k8s != self.daemon_cfg.k8s {
+            info!("reload: health checks changed; restarting them");
+            self.restart_checks(&new.daemon).await;
+        } else if new.daemon != self.daemon_cfg {
+            warn!(
+                "reload: changes to ha-vip.toml other than checks ([control], [log], [metrics], [capture]) take effect at restart"
+            );
+        }
         let mut keep = vec![false; self.routers.len()];
         let mut to_start = Vec::new();
         for cfg in new.routers {
@@ -949,6 +1110,25 @@ fn pick_source(
         (Family::Ipv6, IpAddr::V6(v6)) => (v6.segments()[0] & 0xffc0) == 0xfe80,
         _ => false,
     })
+}
+
+/// The `[k8s]` keys as the health check's parameters.
+fn k8s_spec(k: &config::K8sConfig) -> CheckSpec {
+    let params = health::K8sParams {
+        in_cluster: k.in_cluster,
+        api_server: k.api_server.clone(),
+        token: (!k.token.is_empty()).then(|| health::Secret::new(k.token.clone())),
+        token_file: k.token_file.clone(),
+        ca_cert: k.ca_cert.clone(),
+        server_name: k.server_name.clone(),
+        exclude: k.exclude.clone(),
+        in_cluster_env: None,
+    };
+    let mut spec = CheckSpec::k8s(params);
+    spec.interval = k.interval;
+    spec.timeout = k.timeout;
+    spec.stability = k.stability;
+    spec
 }
 
 /// The one place configuration turns into the core's parameters.

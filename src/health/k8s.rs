@@ -37,7 +37,7 @@ pub const DEFAULT_SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/se
 
 /// Parameters of the API-server check (the `[k8s]` table, minus `enabled`,
 /// the timing and `weight`, which belong to the caller).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct K8sParams {
     /// Discover the API server from the pod's environment and service account.
     pub in_cluster: bool,

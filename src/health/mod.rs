@@ -112,7 +112,7 @@ impl fmt::Display for Secret {
 }
 
 /// One check to run: what to probe and its timing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckSpec {
     /// The name routers track it by (`k8s` for the API-server check).
     pub name: String,
@@ -161,7 +161,7 @@ impl CheckSpec {
 }
 
 /// What a check probes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckKind {
     /// The Kubernetes API server: TCP connect, then `GET /readyz`.
     K8s(K8sParams),
