@@ -23,6 +23,8 @@ enum Command {
     Check(ha_vip::config::CheckArgs),
     /// Print every VRRP, ARP and NA packet of a pcap/pcapng file with its verdict.
     Decode(ha_vip::decode::DecodeArgs),
+    /// Turn the vrrp_instance blocks of a keepalived.conf into router files.
+    ImportKeepalived(ha_vip::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +33,6 @@ fn main() -> ExitCode {
         Command::Run(args) => ha_vip::daemon::run_main(args),
         Command::Check(args) => ha_vip::config::check_main(args),
         Command::Decode(args) => ha_vip::decode::decode_main(args),
+        Command::ImportKeepalived(args) => ha_vip::import::import_main(args),
     }
 }
