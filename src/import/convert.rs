@@ -248,6 +248,20 @@ pub fn convert(ast: &Ast) -> Conversion {
     if !used_checks.is_empty() {
         cx.out.daemon = Some(render_checks(used_checks.values()));
     }
+    // The report reads in file order (main file first, then includes as
+    // they were read), line by line within a file.
+    let order = |n: &Note| {
+        (
+            ast.files
+                .iter()
+                .position(|f| *f == n.file)
+                .unwrap_or(usize::MAX),
+            n.line,
+        )
+    };
+    cx.out.notes.sort_by_key(order);
+    cx.out.not_converted.sort_by_key(order);
+    cx.out.errors.sort_by_key(order);
     cx.out
 }
 
@@ -1195,9 +1209,8 @@ fn fmt_us(us: u64) -> String {
     if us % 1_000_000 == 0 {
         format!("{}s", us / 1_000_000)
     } else {
-        format!("{}.{:06}s", us / 1_000_000, us % 1_000_000)
-            .trim_end_matches('0')
-            .to_string()
+        let frac = format!("{:06}", us % 1_000_000);
+        format!("{}.{}s", us / 1_000_000, frac.trim_end_matches('0'))
     }
 }
 
@@ -1338,6 +1351,15 @@ mod tests {
         assert_eq!(router_name(""), "vrrp");
         assert_eq!(router_name(&"x".repeat(100)).len(), 64);
         assert_eq!(unique_name("a", &["a".into(), "a-2".into()]), "a-3");
+    }
+
+    #[test]
+    fn seconds_for_humans() {
+        assert_eq!(fmt_us(2_400_000), "2.4s");
+        assert_eq!(fmt_us(123_000), "0.123s");
+        assert_eq!(fmt_us(3_000_000), "3s");
+        assert_eq!(dur_ms(1500), "1500ms");
+        assert_eq!(dur_ms(0), "0s");
     }
 
     #[test]
