@@ -281,11 +281,9 @@ fn read_globals(cx: &mut Ctx<'_>, n: &Node, g: &mut Globals) {
             "vrrp_garp_master_refresh_repeat" => g.garp.refresh_repeat = whole(cx, c),
             "vrrp_garp_interval" => g.garp.garp_interval_us = seconds(cx, c),
             "vrrp_gna_interval" => g.garp.gna_interval_us = seconds(cx, c),
-            "vrrp_min_garp" => {
-                if bool_arg(c.arg(0)) {
-                    g.garp.repeat = Some(1);
-                    g.garp.delay_s = Some(0);
-                }
+            "vrrp_min_garp" if bool_arg(c.arg(0)) => {
+                g.garp.repeat = Some(1);
+                g.garp.delay_s = Some(0);
             }
             "vrrp_strict" => {
                 g.strict = true;
@@ -296,14 +294,14 @@ fn read_globals(cx: &mut Ctx<'_>, n: &Node, g: &mut Globals) {
                 );
             }
             "v3_checksum_as_v2" => g.checksum_as_v2 = bool_arg(c.arg(0)),
-            "vrrp_mcast_group4" | "vrrp_mcast_group6" => {
-                if !matches!(a0, "224.0.0.18" | "ff02::12") {
-                    cx.skip(
-                        c.pos,
-                        kw,
-                        "ha-vip sends to the RFC group (224.0.0.18 / ff02::12) only",
-                    );
-                }
+            "vrrp_mcast_group4" | "vrrp_mcast_group6"
+                if !matches!(a0, "224.0.0.18" | "ff02::12") =>
+            {
+                cx.skip(
+                    c.pos,
+                    kw,
+                    "ha-vip sends to the RFC group (224.0.0.18 / ff02::12) only",
+                );
             }
             // Everything else in global_defs is about keepalived itself
             // (mail, SNMP, D-Bus, process priorities, LVS): nothing to carry.
@@ -1198,7 +1196,7 @@ fn list(items: impl IntoIterator<Item = String>) -> String {
 
 /// `"3s"` or `"1500ms"`.
 fn dur_ms(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -1206,7 +1204,7 @@ fn dur_ms(ms: u64) -> String {
 }
 
 fn fmt_us(us: u64) -> String {
-    if us % 1_000_000 == 0 {
+    if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else {
         let frac = format!("{:06}", us % 1_000_000);
