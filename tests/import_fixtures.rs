@@ -163,7 +163,7 @@ fn kubeadm_ha_guide() {
     assert!(
         conv.notes
             .iter()
-            .any(|n| n.keyword == "state" && n.line == 23 && n.message.starts_with("MASTER"))
+            .any(|n| n.keyword == "state" && n.line == 24 && n.message.starts_with("MASTER"))
     );
 }
 

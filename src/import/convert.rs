@@ -410,7 +410,7 @@ fn read_instance(
     let mut interface: Option<String> = None;
     let mut vrid: Option<u8> = None;
     let mut priority: Option<u8> = None;
-    let mut state: Option<String> = None;
+    let mut state: Option<(String, Pos)> = None;
     let mut version: Option<(u8, Pos)> = None;
     let mut advert_us: Option<(u64, Pos)> = None;
     let mut vips: Vec<&Node> = Vec::new();
@@ -432,7 +432,7 @@ fn read_instance(
         let a0 = c.arg(0).unwrap_or("");
         match kw {
             "interface" => interface = Some(a0.to_string()),
-            "state" => state = Some(a0.to_ascii_uppercase()),
+            "state" => state = Some((a0.to_ascii_uppercase(), c.pos)),
             "virtual_router_id" => match a0.parse::<u8>() {
                 Ok(v) if v >= 1 => vrid = Some(v),
                 _ => cx.error(c.pos, kw, format!("{a0:?} is not a VRID in 1..=255")),
@@ -586,20 +586,20 @@ fn read_instance(
         }
     }
 
-    if let Some(s) = &state {
+    if let Some((s, pos)) = &state {
         let derived = if priority == Some(255) || (priority.is_none() && s == "MASTER") {
             "Active at once, as the address owner (priority 255)"
         } else {
             "Backup first, Active when the election says so"
         };
         cx.note(
-            n.pos,
+            *pos,
             "state",
             format!("{s} is only a start hint in keepalived; ha-vip derives the start from the priority: {derived}"),
         );
     }
     // keepalived: no priority means 255 for state MASTER, 100 otherwise.
-    let priority = priority.unwrap_or(if state.as_deref() == Some("MASTER") {
+    let priority = priority.unwrap_or(if state.as_ref().is_some_and(|(s, _)| s == "MASTER") {
         255
     } else {
         100

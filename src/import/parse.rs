@@ -236,7 +236,21 @@ impl Reader<'_, '_> {
     /// One line without its comment: conditional, substitution, include,
     /// words.
     fn line(&mut self, pos: Pos, text: &str, depth: usize) -> Result<(), ParseError> {
-        let text = self.substitute(text).map_err(|m| self.err(pos, m))?;
+        let text = self.substitute(pos, text).map_err(|m| self.err(pos, m))?;
+        if let Some(at) = text.find("${_") {
+            let name: String = text
+                .get(at..)
+                .unwrap_or("")
+                .chars()
+                .take_while(|&c| c != '}')
+                .chain(Some('}'))
+                .collect();
+            self.note(
+                pos,
+                &name,
+                "this pre-defined parameter of keepalived is not supported: left as it is",
+            );
+        }
         // A multi-line parameter expands to several lines, all at `pos`.
         for part in text.split('\n') {
             let mut t = part.trim();
@@ -312,7 +326,7 @@ impl Reader<'_, '_> {
     /// Replaces `${NAME}` and `$NAME` (followed by whitespace or the end)
     /// with defined values, again and again, as keepalived does at the time
     /// of use. Undefined parameters stay as they are.
-    fn substitute(&self, text: &str) -> Result<String, String> {
+    fn substitute(&self, pos: Pos, text: &str) -> Result<String, String> {
         if !text.contains('$') {
             return Ok(text.to_string());
         }
@@ -347,6 +361,14 @@ impl Reader<'_, '_> {
             let value = match name {
                 "_HASH" => Some("#".to_string()),
                 "_BANG" => Some("!".to_string()),
+                // The directory of the file being read.
+                "_PWD" => self
+                    .dirs
+                    .get(pos.file)
+                    .cloned()
+                    .flatten()
+                    .map(|d| d.display().to_string()),
+                "_INSTANCE" => self.options.config_id.clone(),
                 _ => self.vars.get(name).cloned(),
             };
             match value {
@@ -837,6 +859,22 @@ mod tests {
         assert_eq!(ast.nodes[0].args, vec!["V_3"]);
         assert_eq!(ast.nodes[0].children()[0].args, vec!["1"]);
         assert_eq!(ast.nodes[0].pos.line, 6);
+    }
+
+    #[test]
+    fn predefined_parameters() {
+        let opts = ParseOptions {
+            config_id: Some("node1".into()),
+        };
+        let text = "a ${_PWD}/x ${_INSTANCE} \"${_HASH}${_BANG}\"\nb ${_RANDOM 1 9}\n";
+        let ast = parse_with(text, "k", Some(Path::new("/etc/keepalived")), &opts, None).unwrap();
+        assert_eq!(ast.nodes[0].args, vec!["/etc/keepalived/x", "node1", "#!"]);
+        assert_eq!(ast.nodes[1].args, vec!["${_RANDOM 1 9}"]);
+        assert_eq!(ast.notes.len(), 1);
+        assert_eq!(
+            (ast.notes[0].line, ast.notes[0].keyword.as_str()),
+            (2, "${_RANDOM 1 9}")
+        );
     }
 
     #[test]
