@@ -169,3 +169,36 @@ fn output_directory_is_required_unless_dry_run() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--output"));
 }
+
+#[test]
+fn the_guide_with_its_placeholders_unfilled_names_each_line() {
+    // The kubeadm HA guide's file as printed, `${...}` placeholders and all.
+    let e = refused("kubeadm-placeholders.conf");
+    // "kubeadm-placeholders.conf:16: interface: ..." -> "16 interface"
+    let errors: Vec<String> = e
+        .split("\nERRORS\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.starts_with("ha-vip import-keepalived:"))
+        .map(|l| {
+            let mut parts = l.splitn(3, ": ");
+            let place = parts.next().unwrap();
+            let kw = parts.next().unwrap();
+            format!("{} {kw}", place.rsplit(':').next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            "14 virtual_ipaddress",
+            "16 interface",
+            "17 virtual_router_id",
+            "18 priority",
+            "24 virtual_ipaddress"
+        ]
+    );
+    assert!(e.contains(
+        "\"${PRIORITY}\" is not a priority in 1..=255 (an undefined keepalived parameter?"
+    ));
+}

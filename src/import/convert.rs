@@ -407,7 +407,7 @@ fn read_instance(
         return None;
     };
     let errors_before = cx.out.errors.len();
-    let mut interface: Option<String> = None;
+    let mut interface: Option<(String, Pos)> = None;
     let mut vrid: Option<u8> = None;
     let mut priority: Option<u8> = None;
     let mut state: Option<(String, Pos)> = None;
@@ -431,15 +431,23 @@ fn read_instance(
         let kw = c.keyword.as_str();
         let a0 = c.arg(0).unwrap_or("");
         match kw {
-            "interface" => interface = Some(a0.to_string()),
+            "interface" => interface = Some((a0.to_string(), c.pos)),
             "state" => state = Some((a0.to_ascii_uppercase(), c.pos)),
             "virtual_router_id" => match a0.parse::<u8>() {
                 Ok(v) if v >= 1 => vrid = Some(v),
-                _ => cx.error(c.pos, kw, format!("{a0:?} is not a VRID in 1..=255")),
+                _ => cx.error(
+                    c.pos,
+                    kw,
+                    format!("{a0:?} is not a VRID in 1..=255{}", hint(a0)),
+                ),
             },
             "priority" => match a0.parse::<u8>() {
                 Ok(v) if v >= 1 => priority = Some(v),
-                _ => cx.error(c.pos, kw, format!("{a0:?} is not a priority in 1..=255")),
+                _ => cx.error(
+                    c.pos,
+                    kw,
+                    format!("{a0:?} is not a priority in 1..=255{}", hint(a0)),
+                ),
             },
             "version" => match a0 {
                 "2" => version = Some((2, c.pos)),
@@ -606,7 +614,7 @@ fn read_instance(
     });
 
     // Addresses: the family is the first address's, as in keepalived.
-    let interface_name = interface.clone().unwrap_or_default();
+    let interface_name = interface.clone().map(|(i, _)| i).unwrap_or_default();
     let mut addresses: Vec<String> = Vec::new();
     let mut family_v6: Option<bool> = None;
     for v in vips {
@@ -693,6 +701,17 @@ fn read_instance(
     let mut unicast_peers = Vec::new();
     for p in peers {
         match p.keyword.parse::<IpAddr>() {
+            Ok(ip)
+                if addresses
+                    .iter()
+                    .any(|a| a.split('/').next() == Some(&ip.to_string())) =>
+            {
+                cx.skip(
+                    p.pos,
+                    "unicast_peer",
+                    format!("{ip}: a virtual address of this instance cannot be a peer, dropped"),
+                );
+            }
             Ok(ip) if ip.is_ipv6() == ipv6 => {
                 if !unicast_peers.contains(&ip) {
                     unicast_peers.push(ip);
@@ -813,10 +832,10 @@ fn read_instance(
             "interface",
             format!("{name}: no interface (ha-vip needs one, even with unicast peers)"),
         ),
-        Some(i) if !crate::config::valid_interface_name(i) => cx.error(
-            n.pos,
+        Some((i, pos)) if !crate::config::valid_interface_name(i) || i.contains('$') => cx.error(
+            *pos,
             "interface",
-            format!("{i:?} is not a Linux interface name"),
+            format!("{i:?} is not a Linux interface name{}", hint(i)),
         ),
         Some(_) => {}
     }
@@ -840,7 +859,7 @@ fn read_instance(
     Some(Instance {
         instance: name.to_string(),
         pos: n.pos,
-        interface: interface.unwrap_or_default(),
+        interface: interface_name,
         vrid: vrid.unwrap_or(1),
         priority,
         version,
@@ -874,7 +893,11 @@ fn read_vip(
         None => (text, None),
     };
     let Ok(ip) = addr.parse::<IpAddr>() else {
-        cx.error(v.pos, kw, format!("{text:?} is not an IP address"));
+        cx.error(
+            v.pos,
+            kw,
+            format!("{text:?} is not an IP address{}", hint(text)),
+        );
         return None;
     };
     let max = if ip.is_ipv6() { 128 } else { 32 };
@@ -1055,6 +1078,16 @@ fn read_announce(cx: &mut Ctx<'_>, pos: Pos, g: Garp, ipv6: bool) -> (u64, u64, 
         refresh_s,
         refresh_repeat,
     )
+}
+
+/// Why a value may be wrong when it still holds a `$`: keepalived leaves
+/// undefined parameters as they are (the kubeadm guide's `${STATE}`).
+fn hint(value: &str) -> &'static str {
+    if value.contains('$') {
+        " (an undefined keepalived parameter? define it with $NAME=VALUE)"
+    } else {
+        ""
+    }
 }
 
 /// A whole number argument (`garp_master_repeat 5`).
