@@ -8,6 +8,7 @@
 //!   (interface, VRID, family). Deterministic: time is an argument.
 //! - [`config`]: the configuration directory, validated into typed values.
 //! - [`decode`]: reading pcap/pcapng files for `ha-vip decode`.
+//! - [`import`]: `ha-vip import-keepalived`, keepalived.conf to router files.
 //! - [`net`] and [`daemon`]: the Linux shell that obeys the core.
 
 pub mod capture;
@@ -16,6 +17,7 @@ pub mod core;
 pub mod daemon;
 pub mod decode;
 pub mod health;
+pub mod import;
 pub mod net;
 pub mod status;
 pub mod wire;

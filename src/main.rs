@@ -27,6 +27,8 @@ enum Command {
     Status(ha_vip::status::StatusArgs),
     /// Record a pcapng of what the running daemon sends and receives.
     Capture(ha_vip::status::CaptureArgs),
+    /// Turn the vrrp_instance blocks of a keepalived.conf into router files.
+    ImportKeepalived(ha_vip::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +39,6 @@ fn main() -> ExitCode {
         Command::Decode(args) => ha_vip::decode::decode_main(args),
         Command::Status(args) => ha_vip::status::status_main(args),
         Command::Capture(args) => ha_vip::status::capture_main(args),
+        Command::ImportKeepalived(args) => ha_vip::import::import_main(args),
     }
 }
