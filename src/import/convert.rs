@@ -500,28 +500,35 @@ fn read_instance(
                     read_track(cx, t, scripts, &mut track);
                 }
             }
-            "notify_master" | "notify_backup" | "notify_stop" | "notify" => {
-                let event = match kw {
-                    "notify_master" => "active",
-                    "notify_backup" => "backup",
-                    "notify_stop" => "stop",
-                    _ => "any",
-                };
+            "notify_master" | "notify_backup" | "notify_stop" => cx.skip(
+                c.pos,
+                kw,
+                "ha-vip runs every notify program on every change, as PROGRAM ROUTER STATE PRIORITY: wrap the script (case \"$2\" in Active) ...) and list the wrapper in notify",
+            ),
+            "notify" => {
+                let cmd = split_command(a0);
                 if c.args.len() > 1 {
                     cx.skip(
                         c.pos,
                         kw,
-                        "the user/group to run it as: ha-vip runs notify commands as the daemon's user",
+                        "the user/group to run it as: ha-vip runs notify programs as the daemon's user",
                     );
                 }
-                if kw == "notify" {
-                    cx.note(
+                match cmd.as_slice() {
+                    [prog] if prog.starts_with('/') => {
+                        cx.note(
+                            c.pos,
+                            kw,
+                            "keepalived calls it with TYPE NAME STATE PRIORITY, ha-vip with ROUTER STATE PRIORITY (states Active/Backup/Initialize): check the script's arguments",
+                        );
+                        notify.push(("any", cmd));
+                    }
+                    _ => cx.skip(
                         c.pos,
                         kw,
-                        "keepalived appends INSTANCE NAME STATE PRIORITY to the arguments; check that the script understands ha-vip's notify arguments",
-                    );
+                        "ha-vip notify entries are absolute paths of programs, without arguments: wrap the command in a script",
+                    ),
                 }
-                notify.push((event, split_command(a0)));
             }
             "notify_fault" => cx.skip(
                 c.pos,
@@ -1291,7 +1298,7 @@ fn render_router(r: &Instance, ast: &Ast) -> String {
             list(
                 r.track
                     .iter()
-                    .map(|(c, w)| format!("{{ check = {}, weight = {w} }}", q(c)))
+                    .map(|(c, w)| format!("{{ check = {}, weight = {w} }}", q(&check_name(c))))
             )
         );
     }
@@ -1299,11 +1306,7 @@ fn render_router(r: &Instance, ast: &Ast) -> String {
         let _ = writeln!(
             s,
             "notify = {}",
-            list(r.notify.iter().map(|(e, cmd)| format!(
-                "{{ event = {}, command = {} }}",
-                q(e),
-                list(cmd.iter().map(|a| q(a)))
-            )))
+            list(r.notify.iter().filter_map(|(_, cmd)| cmd.first()).map(|p| q(p)))
         );
     }
     let (delay_ms, repeat, interval_ms, refresh_s, refresh_repeat) = r.announce;
@@ -1332,24 +1335,41 @@ fn render_router(r: &Instance, ast: &Ast) -> String {
     s
 }
 
+/// A check name ha-vip accepts ([A-Za-z0-9._-]): other characters of a
+/// vrrp_script name become '_'.
+fn check_name(name: &str) -> String {
+    name.chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-') {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 fn render_checks<'a>(checks: impl Iterator<Item = &'a Script>) -> String {
     let mut s = String::from(
         "# Checks imported from keepalived vrrp_script blocks by ha-vip import-keepalived.\n",
     );
     for c in checks {
-        let key = if c
-            .name
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
-        {
-            c.name.clone()
-        } else {
-            q(&c.name)
+        let key = check_name(&c.name);
+        let (program, args) = match c.command.split_first() {
+            Some((p, a)) => (p.as_str(), a),
+            None => ("", &[][..]),
         };
         let _ = write!(
             s,
-            "\n[checks.{key}]\ntype = \"exec\"\ncommand = {}\ninterval = {}\ntimeout = {}\nrise = {}\nfall = {}\n",
-            list(c.command.iter().map(|a| q(a))),
+            "\n[checks.{key}]\ntype = \"exec\"\ncommand = {}\n",
+            q(program)
+        );
+        if !args.is_empty() {
+            let _ = writeln!(s, "args = {}", list(args.iter().map(|a| q(a))));
+        }
+        let _ = write!(
+            s,
+            "interval = {}\ntimeout = {}\nrise = {}\nfall = {}\n",
             q(&dur_ms(c.interval_us / 1000)),
             q(&dur_ms(c.timeout_us / 1000)),
             c.rise,
