@@ -53,9 +53,28 @@ cargo build --bins
 step "cargo test (unit, property, vectors, integration in namespaces)"
 # Integration tests share the machine's 2 cores and use real timers: two at
 # a time keeps their timing honest.
-cargo test --all-targets -- --test-threads=2
-
-if [ -x scripts/fuzz-short.sh ]; then
-  step "fuzz (short, bounded)"
-  bash scripts/fuzz-short.sh
+log=$(mktemp /tmp/ha-vip-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --all-targets -- --test-threads=2 2>&1 | tee "$log"
+test_status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -oE '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}')
+if [ "$test_status" -ne 0 ]; then
+  echo "tests: $passed passed, $failed failed"
+  exit "$test_status"
 fi
+
+step "fuzz (short, bounded)"
+bash scripts/fuzz-short.sh
+
+for b in scripts/bench-failover.sh scripts/bench-scale.sh; do
+  if [ -x "$b" ]; then
+    step "$b --short (figures are printed, not asserted)"
+    bash "$b" --short
+  fi
+done
+
+step "summary"
+echo "tests: $passed passed, 0 failed"

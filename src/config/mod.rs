@@ -414,3 +414,35 @@ fn read_daemon_file(
         }),
     }
 }
+
+/// Validate the text of one router file without touching the filesystem
+/// (the fuzz target and tools use it). `name` is the router's name.
+pub fn parse_router_text(name: &str, text: &str) -> Result<Router, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let path = std::path::PathBuf::from(format!("{ROUTERS_DIR}/{name}.toml"));
+    let parsed = read_file(&path, text, &mut errors, &mut warnings, |d, t| {
+        router::parse_router(d, name.to_string(), path.clone(), t)
+    });
+    match parsed {
+        Some(p) if errors.is_empty() => Ok(p.router),
+        _ => Err(ConfigErrors { errors, warnings }),
+    }
+}
+
+/// Validate the text of `ha-vip.toml` without touching the filesystem.
+pub fn parse_daemon_text(text: &str) -> Result<DaemonConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let path = std::path::PathBuf::from(DAEMON_FILE);
+    match read_file(
+        &path,
+        text,
+        &mut errors,
+        &mut warnings,
+        daemon::parse_daemon,
+    ) {
+        Some(d) if errors.is_empty() => Ok(d),
+        _ => Err(ConfigErrors { errors, warnings }),
+    }
+}

@@ -1306,7 +1306,12 @@ fn render_router(r: &Instance, ast: &Ast) -> String {
         let _ = writeln!(
             s,
             "notify = {}",
-            list(r.notify.iter().filter_map(|(_, cmd)| cmd.first()).map(|p| q(p)))
+            list(
+                r.notify
+                    .iter()
+                    .filter_map(|(_, cmd)| cmd.first())
+                    .map(|p| q(p))
+            )
         );
     }
     let (delay_ms, repeat, interval_ms, refresh_s, refresh_repeat) = r.announce;
