@@ -9,6 +9,7 @@
 mod apiserver;
 #[path = "../tests/health_support/mod.rs"]
 mod health_support;
+mod hostile;
 mod k8s;
 mod lab;
 mod ops;

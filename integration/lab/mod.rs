@@ -110,6 +110,9 @@ pub struct Lab {
     pub nodes: Vec<Node>,
     pub procs: Vec<Proc>,
     pub dir: tempfile::TempDir,
+    /// HA_VIP_LOG for daemons started from now on; per-packet detail is at
+    /// debug, so a test that counts log lines under load sets "info".
+    pub ha_vip_log: String,
 }
 
 impl Lab {
@@ -134,6 +137,7 @@ impl Lab {
             nodes: Vec::new(),
             procs: Vec::new(),
             dir,
+            ha_vip_log: "info,ha_vip=debug".to_string(),
         }
     }
 
@@ -208,7 +212,7 @@ impl Lab {
         let child = Command::new("ip")
             .args(["netns", "exec", self.ns(node), HA_VIP, "run", "--config"])
             .arg(&cfg)
-            .env("HA_VIP_LOG", "info,ha_vip=debug")
+            .env("HA_VIP_LOG", &self.ha_vip_log)
             .stdin(Stdio::null())
             .stdout(logf.try_clone().expect("dup"))
             .stderr(logf)

@@ -223,7 +223,7 @@ pub struct Engine {
     /// Packets dropped before reaching a router, by wire error counter.
     drops: BTreeMap<&'static str, u64>,
     /// (source, VRID) of adverts for no router of ours, logged once each.
-    unknown_vrids: HashSet<(IpAddr, u8)>,
+    unknown_vrids: UnknownVrids,
     pub cap: Capture,
     started: Instant,
     checks: BTreeMap<String, Check>,
@@ -242,7 +242,7 @@ impl Engine {
             tx_buf: vec![0; TX_BUF],
             frame_buf: vec![0; 1514],
             drops: BTreeMap::new(),
-            unknown_vrids: HashSet::new(),
+            unknown_vrids: UnknownVrids::default(),
             cap: Capture::default(),
             started: Instant::now(),
             checks: BTreeMap::new(),
@@ -457,11 +457,15 @@ impl Engine {
             });
             let Some(ri) = target else {
                 *self.drops.entry("vrid_unknown").or_default() += 1;
-                if self.unknown_vrids.insert((received.src, vrid)) {
-                    warn!(
+                match self.unknown_vrids.note(received.src, vrid) {
+                    UnknownVrid::New => warn!(
                         "advert for VRID {vrid} from {} (priority {}) matches no router of ours on this interface",
                         received.src, received.advert.priority
-                    );
+                    ),
+                    UnknownVrid::LimitReached => warn!(
+                        "adverts for VRIDs of no router of ours from {UNKNOWN_VRID_LOG_LIMIT} (source, VRID) pairs: not logging further ones (spoofed sources?); they are still counted as vrid_unknown"
+                    ),
+                    UnknownVrid::Seen => {}
                 }
                 if self.cap.active() {
                     self.cap.record(
@@ -1097,6 +1101,47 @@ impl Slot {
     }
 }
 
+/// How many (source, VRID) pairs of adverts for no router of ours are
+/// logged: more than a link carries in practice. Past it a flood from
+/// spoofed sources would grow the set and the log with every packet.
+const UNKNOWN_VRID_LOG_LIMIT: usize = 256;
+
+/// Adverts for no router of ours, remembered by (source, VRID) so that each
+/// collision is logged once, with a bounded memory.
+#[derive(Debug, Default)]
+struct UnknownVrids {
+    seen: HashSet<(IpAddr, u8)>,
+    limit_reached: bool,
+}
+
+/// What to log for one advert for no router of ours.
+#[derive(Debug, PartialEq, Eq)]
+enum UnknownVrid {
+    /// A new (source, VRID): log it.
+    New,
+    /// The first new pair past the limit: log that no more are logged.
+    LimitReached,
+    /// Already logged, or past the limit: nothing.
+    Seen,
+}
+
+impl UnknownVrids {
+    fn note(&mut self, src: IpAddr, vrid: u8) -> UnknownVrid {
+        if self.seen.contains(&(src, vrid)) {
+            return UnknownVrid::Seen;
+        }
+        if self.seen.len() >= UNKNOWN_VRID_LOG_LIMIT {
+            if self.limit_reached {
+                return UnknownVrid::Seen;
+            }
+            self.limit_reached = true;
+            return UnknownVrid::LimitReached;
+        }
+        self.seen.insert((src, vrid));
+        UnknownVrid::New
+    }
+}
+
 /// The source of adverts when none is configured: the interface's first
 /// IPv4 address that is not a VIP, or its IPv6 link-local address
 /// (RFC 9568 section 5.1.2.1: IPv6 adverts come from the link-local).
@@ -1152,4 +1197,37 @@ fn core_config(cfg: &config::Router, primary_address: IpAddr) -> core::RouterCon
     c.announce.refresh = cfg.announce.refresh;
     c.announce.refresh_repeat = u32::from(cfg.announce.refresh_repeat);
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each (source, VRID) is reported once; past the limit, one notice and
+    /// then silence, and the set stops growing (spoofed-source floods).
+    #[test]
+    fn unknown_vrids_are_logged_once_each_and_bounded() {
+        let mut u = UnknownVrids::default();
+        let a: IpAddr = "192.0.2.66".parse().unwrap();
+        assert_eq!(u.note(a, 99), UnknownVrid::New);
+        assert_eq!(u.note(a, 99), UnknownVrid::Seen);
+        assert_eq!(u.note(a, 98), UnknownVrid::New);
+        let mut new = 2;
+        let mut notices = 0;
+        for v in 1..=255u8 {
+            for h in 1..=20u8 {
+                let src = IpAddr::from([198, 51, 100, h]);
+                match u.note(src, v) {
+                    UnknownVrid::New => new += 1,
+                    UnknownVrid::LimitReached => notices += 1,
+                    UnknownVrid::Seen => {}
+                }
+            }
+        }
+        assert_eq!(new, UNKNOWN_VRID_LOG_LIMIT);
+        assert_eq!(notices, 1);
+        assert_eq!(u.seen.len(), UNKNOWN_VRID_LOG_LIMIT);
+        // Pairs logged before the limit stay quiet.
+        assert_eq!(u.note(a, 99), UnknownVrid::Seen);
+    }
 }
