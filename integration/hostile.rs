@@ -574,8 +574,11 @@ fn flood(test: &str, args: &[&str]) -> (Pair, Flood) {
 /// A line-rate flood of valid VRID 51 adverts at priority 100 (below the
 /// Active's 200) at ha-vip's address: the adverts are received and
 /// counted (`vrrpv3StatisticsRcvdAdvertisements` rises), nothing changes
-/// state, the VIP stays on ha-vip alone, CPU stays under one core, and the
-/// log grows by a bounded number of lines (nothing per packet at info).
+/// state, the VIP stays on ha-vip alone, CPU stays under one core, the
+/// log grows by a bounded number of lines (nothing per packet at info),
+/// and ha-vip does not reflect the flood: it answers a lower priority at
+/// most once per Advertisement_Interval (before, each flood packet cost an
+/// advert and five broadcast ARPs).
 #[test]
 fn flood_of_lower_priority_adverts() {
     let (p, f) = flood("hostile-flood51", &["--vrid", "51", "--priority", "100"]);
@@ -590,6 +593,19 @@ fn flood_of_lower_priority_adverts() {
         "the log grew by {} lines during the flood:\n{}",
         f.log_lines,
         p.lab.log(p.pha)
+    );
+    // No reflection: at 100 ms, ten regular adverts a second plus at most
+    // one answer (an advert and five gratuitous ARPs) per interval.
+    let delta =
+        |k: &'static str| f.after.get(Counter::Router(k)) - f.before.get(Counter::Router(k));
+    let (adverts, arps) = (delta("sentAdvertisements"), delta("announcements"));
+    let received = f.after.get(rcvd) - f.before.get(rcvd);
+    eprintln!("received {received} adverts; sent {adverts} adverts and {arps} ARP rounds");
+    let intervals = f.wall_s / 0.1;
+    assert!(
+        (adverts as f64) <= 2.0 * intervals + 10.0 && (arps as f64) <= 5.0 * intervals + 10.0,
+        "ha-vip reflected the flood: {adverts} adverts and {arps} ARP rounds sent for {received} received in {:.1} s",
+        f.wall_s
     );
 }
 

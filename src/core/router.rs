@@ -279,6 +279,8 @@ pub struct VirtualRouter {
     last_transition: Option<Transition>,
     /// Address list mismatch already logged (reset by a matching advert).
     address_list_warned: bool,
+    /// When the Active router last answered a lower-priority advert.
+    lower_prio_answered_at: Option<Instant>,
     counters: Counters,
     actions: VecDeque<Action>,
 }
@@ -320,6 +322,7 @@ impl VirtualRouter {
             active_router: None,
             last_transition: None,
             address_list_warned: false,
+            lower_prio_answered_at: None,
             counters: Counters::default(),
             actions: VecDeque::with_capacity(16),
         }
@@ -751,6 +754,19 @@ impl VirtualRouter {
                 );
             }
             None => {
+                // At most one answer per Advertisement_Interval: answering
+                // every such advert made each received packet cost an
+                // advert and a burst of broadcast ARPs, a 1:6 reflector for
+                // anyone on the link (integration/hostile.rs). RFC 9568
+                // 6.4.3 itself only discards; the regular advert follows
+                // within one interval anyway.
+                if self
+                    .lower_prio_answered_at
+                    .is_some_and(|t| now < later(t, self.advert_interval()))
+                {
+                    return;
+                }
+                self.lower_prio_answered_at = Some(now);
                 // A lower-priority router believes it is Active: answer at
                 // once so it yields (RFC 9568 6.4.3, keepalived), and
                 // re-announce: hosts may have learnt its MAC meanwhile.
