@@ -650,3 +650,104 @@ fn flood_of_unknown_vrids_from_spoofed_sources() {
         f.log_lines
     );
 }
+
+/// ha-vip needs root for nothing: as user `nobody` with CAP_NET_ADMIN and
+/// CAP_NET_RAW only (bounding, permitted, effective and ambient sets; what
+/// deploy/daemonset.yaml and deploy/static-pod.yaml grant), it opens its
+/// sockets, wins the election, adds the VIP, creates its control socket
+/// owner-only, and on SIGTERM hands over and removes the VIP.
+#[test]
+fn runs_unprivileged_with_net_admin_and_net_raw_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut lab = Lab::new("hostile-caps");
+    let a = lab.add_node("a", 11);
+    let base = lab.dir.path().to_path_buf();
+    let cfg = base.join("cfg");
+    let run = base.join("run");
+    std::fs::create_dir_all(cfg.join("routers")).expect("mkdir");
+    std::fs::create_dir_all(&run).expect("mkdir");
+    let sock = run.join("ha.sock");
+    std::fs::write(
+        cfg.join("routers/vip.toml"),
+        ha_router(51, 150, "192.0.2.100/24", "100ms", ""),
+    )
+    .expect("write");
+    std::fs::write(
+        cfg.join("ha-vip.toml"),
+        format!("[control]\nsocket = \"{}\"\n", sock.display()),
+    )
+    .expect("write");
+    // nobody reads the configuration and creates the socket in `run`.
+    for (p, mode) in [
+        (&base, 0o755),
+        (&cfg, 0o755),
+        (&cfg.join("routers"), 0o755),
+        (&run, 0o777),
+    ] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let caps = "-all,+net_admin,+net_raw";
+    let log = base.join("caps.log");
+    let logf = std::fs::File::create(&log).expect("log");
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lab.ns(a),
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+        ])
+        .args(["--clear-groups", "--no-new-privs"])
+        .arg(format!("--inh-caps={caps}"))
+        .arg(format!("--ambient-caps={caps}"))
+        .arg(format!("--bounding-set={caps}"))
+        .args([HA_VIP, "run", "--config"])
+        .arg(&cfg)
+        .env("HA_VIP_LOG", "info")
+        .stdout(logf.try_clone().expect("dup"))
+        .stderr(logf)
+        .spawn()
+        .expect("setpriv (util-linux)");
+    lab.procs.push(Proc {
+        node: a,
+        kind: Kind::HaVip,
+        child,
+        log,
+        config: cfg,
+    });
+    let p = lab.procs.len() - 1;
+    assert!(
+        wait_until(COUNT_DEADLINE, || lab.has_addr(a, VIP4)),
+        "unprivileged ha-vip never added the VIP\n{}",
+        lab.logs()
+    );
+    // setpriv execs: the pid is ha-vip's. Check what it really runs with.
+    let pid = lab.procs[p].child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    // CAP_NET_ADMIN is bit 12, CAP_NET_RAW bit 13: 0x3000.
+    for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
+        assert_eq!(field(set), "0000000000003000", "{set}\n{status}");
+    }
+    assert!(field("Uid:").starts_with("65534"), "{status}");
+    let st = Snapshot::take(&sock);
+    assert_eq!(st.state, "Active");
+    let meta = std::fs::metadata(&sock).expect("socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.uid(), 65534, "the socket belongs to the daemon's user");
+    let exit = lab.signal(p, nix::sys::signal::Signal::SIGTERM);
+    assert!(exit.success(), "exit {exit:?}\n{}", lab.logs());
+    assert!(
+        !lab.has_addr(a, VIP4),
+        "VIP left behind after SIGTERM\n{}",
+        lab.logs()
+    );
+}
