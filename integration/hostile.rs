@@ -609,6 +609,34 @@ fn flood_of_lower_priority_adverts() {
     );
 }
 
+/// A line-rate flood of lower-priority VRID 51 adverts whose address list
+/// alternates between the VIP alone (matches ours) and the VIP plus
+/// 192.0.2.101 (differs): every other one counts in
+/// `vrrpv3StatisticsAddressListErrors`, and the "address list differs"
+/// warning is logged at most once a minute (it was re-armed by every
+/// matching advert, so this flood logged a line per two packets).
+#[test]
+fn flood_of_alternating_address_lists() {
+    let (p, f) = flood(
+        "hostile-flood-lists",
+        &["--vrid", "51", "--priority", "100", "--alternate-lists"],
+    );
+    let errors = Counter::Router("vrrpv3StatisticsAddressListErrors");
+    let counted = f.after.get(errors) - f.before.get(errors);
+    let log = p.lab.log(p.pha);
+    let warned = log
+        .lines()
+        .filter(|l| l.contains("address list differs"))
+        .count();
+    eprintln!("address list errors {counted}; warnings {warned}");
+    assert!(counted > 1, "no address list error counted\n{log}");
+    assert_eq!(
+        warned, 1,
+        "address list warnings not rate limited ({counted} errors)"
+    );
+    assert!(f.log_lines < 20, "the log grew by {} lines", f.log_lines);
+}
+
 /// A line-rate flood where every advert names another VRID (80..=99) from
 /// another spoofed source of 192.0.2.0/24: 5060 distinct (source, VRID)
 /// pairs. All are counted as `vrid_unknown`; the VIP stays put; and the

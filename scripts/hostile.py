@@ -9,6 +9,7 @@ network namespace:
     hostile.py --iface eth0 --dst 192.0.2.11 --dst-mac 02:.. flood \
         --seconds 3 --vrid 51 --priority 100
     hostile.py ... flood --seconds 3 --spoof   # VRID and source vary per packet
+    hostile.py ... flood --seconds 3 --alternate-lists --priority 100
 
 Every VRRP message is assembled here byte by byte (struct), its checksum
 computed by `inet_checksum` (RFC 1071), so each case carries exactly the one
@@ -193,16 +194,22 @@ def flood(sock, args, src, dst, dst_mac, own_mac):
                 m = set_checksum(m, pseudo_sum(m, s, dst))
                 frames += frames_for(m, 255, s, dst, dst_mac, own_mac)
     else:
-        m = v3(args.vrid, args.priority)
-        m = set_checksum(m, pseudo_sum(m, src, dst))
-        frames = frames_for(m, 255, src, dst, dst_mac, own_mac)
+        lists = [(VIP,)]
+        if args.alternate_lists:
+            # Every other advert carries one more address: a list that
+            # differs from the router's, then one that matches, and so on.
+            lists.append((VIP, IPv4Address("192.0.2.101")))
+        for addrs in lists:
+            m = v3(args.vrid, args.priority, addrs=addrs)
+            m = set_checksum(m, pseudo_sum(m, src, dst))
+            frames += frames_for(m, 255, src, dst, dst_mac, own_mac)
     send = sock.send
     n = errors = 0
     start = time.monotonic()
     end = start + args.seconds
     nf = len(frames)
     # Check the clock once per batch, not per packet.
-    batch = frames if nf > 1 else frames * 256
+    batch = frames if nf > 2 else frames * 256
     while True:
         for f in batch:
             try:
@@ -229,7 +236,10 @@ def main():
     ap.add_argument("--priority", type=int, default=250)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--spoof", action="store_true")
+    ap.add_argument("--spoof", action="store_true",
+                    help="flood: vary (source, VRID) over 5060 pairs, none VRID 51")
+    ap.add_argument("--alternate-lists", action="store_true",
+                    help="flood: alternate the address list (VIP; VIP and .101)")
     ap.add_argument("case")
     args = ap.parse_args()
 

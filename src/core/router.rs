@@ -25,6 +25,9 @@ fn later(now: Instant, d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// At most one "address list differs" line per router in this period.
+const ADDRESS_LIST_LOG_PERIOD: Duration = Duration::from_secs(60);
+
 /// Gratuitous ARP / unsolicited NA timing. Defaults are keepalived's
 /// (`vrrp_garp_master_delay 5`, `vrrp_garp_master_repeat 5`,
 /// `vrrp_garp_interval 0`, `vrrp_garp_master_refresh 0` = off,
@@ -277,8 +280,9 @@ pub struct VirtualRouter {
     announce: AnnounceTimers,
     active_router: Option<ActiveRouter>,
     last_transition: Option<Transition>,
-    /// Address list mismatch already logged (reset by a matching advert).
-    address_list_warned: bool,
+    /// When an address list mismatch was last logged: at most once per
+    /// `ADDRESS_LIST_LOG_PERIOD`.
+    address_list_warned_at: Option<Instant>,
     /// When the Active router last answered a lower-priority advert.
     lower_prio_answered_at: Option<Instant>,
     counters: Counters,
@@ -321,7 +325,7 @@ impl VirtualRouter {
             announce: AnnounceTimers::default(),
             active_router: None,
             last_transition: None,
-            address_list_warned: false,
+            address_list_warned_at: None,
             lower_prio_answered_at: None,
             counters: Counters::default(),
             actions: VecDeque::with_capacity(16),
@@ -595,7 +599,7 @@ impl VirtualRouter {
             self.counters.count_drop(reason);
             return Err(reason);
         }
-        self.check_address_list(src, advert);
+        self.check_address_list(now, src, advert);
         self.counters.rcvd_advertisements += 1;
         if advert.priority == 0 {
             self.counters.rcvd_pri_zero_packets += 1;
@@ -660,20 +664,25 @@ impl VirtualRouter {
     }
 
     /// RFC 9568 7.1: a differing address list is counted and logged; the
-    /// advert is still processed, as keepalived does.
-    fn check_address_list(&mut self, src: IpAddr, advert: &AdvertRepr<'_>) {
+    /// advert is still processed, as keepalived does. The log is rate
+    /// limited by time, not re-armed by a matching advert: adverts
+    /// alternating between two lists (anyone on the link can send them)
+    /// would otherwise log a line for every other packet.
+    fn check_address_list(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
         let matches = advert.addresses.len() == self.cfg.addresses.len()
             && advert
                 .addresses
                 .iter()
                 .all(|a| self.cfg.addresses.contains(&a));
         if matches {
-            self.address_list_warned = false;
             return;
         }
         self.counters.address_list_errors += 1;
-        if !self.address_list_warned {
-            self.address_list_warned = true;
+        let due = self
+            .address_list_warned_at
+            .is_none_or(|t| now >= later(t, ADDRESS_LIST_LOG_PERIOD));
+        if due {
+            self.address_list_warned_at = Some(now);
             tracing::warn!(
                 vrid = self.cfg.vrid,
                 %src,
