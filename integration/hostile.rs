@@ -509,7 +509,12 @@ struct Flood {
 /// check what every flood must leave intact: Active, alone with the VIP
 /// throughout, no state change, CPU under one core.
 fn flood(test: &str, args: &[&str]) -> (Pair, Flood) {
-    let p = Pair::start(test, false, Some("info"));
+    flood_logging(test, "info", args)
+}
+
+/// [`flood`] with ha-vip logging at `log`.
+fn flood_logging(test: &str, log: &str, args: &[&str]) -> (Pair, Flood) {
+    let p = Pair::start(test, false, Some(log));
     let before = Snapshot::take(&p.sock);
     let (cpu0, lines0, t0) = (p.cpu_s(), p.log_lines(), Instant::now());
     let watch = p.watch();
@@ -777,5 +782,35 @@ fn runs_unprivileged_with_net_admin_and_net_raw_only() {
         !lab.has_addr(a, VIP4),
         "VIP left behind after SIGTERM\n{}",
         lab.logs()
+    );
+}
+
+/// A flood faster than ha-vip can read (here: TTL 254 adverts while it
+/// logs every dropped packet at debug level, which makes each one
+/// expensive), which it never answers: its own timers still run, so the
+/// Active router sends at least three adverts in four intervals and
+/// keepalived never takes over. The loop used to serve a readable socket
+/// before any timer (a biased select), so a socket that never drained
+/// starved the Adver_Timer: half the adverts went missing and keepalived
+/// took the VIP.
+#[test]
+fn flood_faster_than_the_daemon_does_not_starve_its_timers() {
+    let (p, f) = flood_logging(
+        "hostile-flood-starve",
+        "info,ha_vip=debug",
+        &["--vrid", "51", "--priority", "250", "--ttl", "254"],
+    );
+    let sent = Counter::Router("sentAdvertisements");
+    let adverts = f.after.get(sent) - f.before.get(sent);
+    let intervals = f.wall_s / 0.1;
+    eprintln!(
+        "sent {adverts} adverts in {:.1} s ({intervals:.0} intervals)",
+        f.wall_s
+    );
+    assert!(
+        adverts as f64 >= intervals * 0.75,
+        "ha-vip sent {adverts} adverts in {:.1} s of flood\n{}",
+        f.wall_s,
+        p.lab.logs()
     );
 }

@@ -202,7 +202,7 @@ def flood(sock, args, src, dst, dst_mac, own_mac):
         for addrs in lists:
             m = v3(args.vrid, args.priority, addrs=addrs)
             m = set_checksum(m, pseudo_sum(m, src, dst))
-            frames += frames_for(m, 255, src, dst, dst_mac, own_mac)
+            frames += frames_for(m, args.ttl, src, dst, dst_mac, own_mac)
     send = sock.send
     n = errors = 0
     start = time.monotonic()
@@ -238,6 +238,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--spoof", action="store_true",
                     help="flood: vary (source, VRID) over 5060 pairs, none VRID 51")
+    ap.add_argument("--ttl", type=int, default=255,
+                    help="flood: the TTL (254: every packet a ttl_not_255 drop)")
     ap.add_argument("--alternate-lists", action="store_true",
                     help="flood: alternate the address list (VIP; VIP and .101)")
     ap.add_argument("case")

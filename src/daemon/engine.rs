@@ -109,7 +109,14 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
             }
             Input::Reload => engine.reload().await,
             Input::Netlink(ev) => engine.on_netlink(ev).await,
-            Input::Readable(i, Ok(())) => engine.read_socket(i).await,
+            Input::Readable(i, Ok(())) => {
+                engine.read_socket(i).await;
+                // The select serves a readable socket before the timer: a
+                // flood that never drains it would starve the Adver_Timer.
+                if engine.next_deadline().is_some_and(|d| d <= Instant::now()) {
+                    engine.on_timer().await;
+                }
+            }
             Input::Readable(i, Err(e)) => {
                 error!("socket {i}: {e}");
             }
