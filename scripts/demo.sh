@@ -154,9 +154,10 @@ echo "== what the wire says (ha-vip decode of the bridge capture, around the tak
 # Columns: FRAME TIME LINK: SRC > DST: ...
 ta=$(awk '$4 == "192.0.2.11" && / VRRPv3 /' "$WORK/decode.txt" | tail -1 | awk '{print $2}')
 if [ -n "$ta" ]; then
-  awk -v ta="$ta" '$2 >= ta' "$WORK/decode.txt" | grep -E "VRRP|ARP" | head -4 | sed 's/^/   /'
   tb=$(awk -v ta="$ta" '$2 > ta && $4 == "192.0.2.12" && / VRRPv3 /' "$WORK/decode.txt" | head -1 | awk '{print $2}')
-  tg=$(awk -v ta="$ta" '$2 > ta && / ARP / && /gratuitous/' "$WORK/decode.txt" | head -1 | awk '{print $2}')
+  awk -v ta="$ta" -v tb="${tb:-0}" '$2 == ta || ($2 >= tb && $2 <= tb + 0.001)' "$WORK/decode.txt" | head -3 | sed 's/^/   /'
+  # node-b's first gratuitous ARP: the first one at or after its advert.
+  tg=$(awk -v tb="${tb:-0}" '$2 >= tb && / ARP / && /gratuitous/' "$WORK/decode.txt" | head -1 | awk '{print $2}')
   if [ -n "$tb" ]; then
     awk -v a="$ta" -v b="$tb" -v g="${tg:-0}" -v i="$INTERVAL" -v s="$KA_INT" 'BEGIN{
       printf "   node-a last advert %.6f, node-b first advert %.6f: takeover %.1f ms after node-a went silent\n", a, b, (b-a)*1000;
