@@ -363,3 +363,47 @@ fn virtual_mac_keeps_the_clients_neighbour_entry() {
     );
     lab.signal(pb, Signal::SIGTERM);
 }
+
+/// What an operator sees when checksum forms do not match: ha-vip sends
+/// the RFC form (no pseudo-header) to keepalived 2.2.7, which only checks
+/// the pseudo-header form. keepalived never hears ha-vip and goes Active
+/// too (split brain); ha-vip hears keepalived (it accepts either form) and
+/// its status names the Active peer, while keepalived's log shows the
+/// checksum errors. Setting `send = "pseudo-header"` (the default) ends it.
+#[test]
+fn checksum_form_mismatch_with_keepalived_is_visible() {
+    let mut lab = Lab::new("ckmix");
+    let a = lab.add_node("a", 11);
+    let k = lab.add_node("k", 12);
+    let sock = lab.dir.path().join("a.sock");
+    let daemon = format!("[control]\nsocket = \"{}\"\n", sock.display());
+    lab.start_ha_vip(
+        a,
+        &[(
+            "vip",
+            ha_router(
+                59,
+                200,
+                "192.0.2.100/24",
+                "100ms",
+                "[checksum]\nsend = \"no-pseudo-header\"",
+            ),
+        )],
+        Some(&daemon),
+    );
+    let kp = lab.start_keepalived(k, &keepalived_conf(59, 100, "192.0.2.100/24", "0.1", 3, ""));
+    // Both end up holding the VIP: keepalived drops every advert of ours.
+    let both = wait_until(SETTLE, || lab.holders(&[a, k], VIP4) == vec![a, k]);
+    assert!(
+        both,
+        "expected a split brain, holders {:?}\n{}",
+        lab.holders(&[a, k], VIP4),
+        lab.logs()
+    );
+    let klog = lab.log(kp).to_lowercase();
+    assert!(
+        klog.contains("checksum"),
+        "keepalived's log should name the checksum:\n{}",
+        lab.log(kp)
+    );
+}
