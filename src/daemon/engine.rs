@@ -19,6 +19,7 @@ use tracing::{debug, error, info, warn};
 use super::control::{self, ControlMsg};
 use super::metrics;
 use super::notify::{Change, Notifier};
+use super::timer::DeadlineTimer;
 use crate::capture::{self, IFACE_ETHERNET, IFACE_IP, Note, RotatingFile};
 use crate::config::{self, Config};
 use crate::core::{self, Action, State, VirtualRouter};
@@ -71,21 +72,23 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
     engine.daemon_cfg = config.daemon.clone();
     engine.apply(config).await;
 
+    let mut timer = DeadlineTimer::new().context("timerfd")?;
     loop {
-        let deadline = engine.next_deadline();
+        timer.set(engine.next_deadline()).context("timerfd")?;
         let input = {
             let sockets = &engine.sockets;
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
+            let timer = &mut timer;
             tokio::select! {
                 biased;
                 _ = sigterm.recv() => Input::Stop("SIGTERM"),
                 _ = sigint.recv() => Input::Stop("SIGINT"),
                 _ = sighup.recv() => Input::Reload,
+                // Timers before packets: a deadline that has passed must not
+                // wait behind a burst of received adverts.
+                r = poll_fn(|cx| timer.poll_expired(cx)) => match r {
+                    Ok(()) => Input::Timer,
+                    Err(e) => return Err(anyhow::anyhow!("timerfd: {e}")),
+                },
                 Some(ev) = events.recv() => Input::Netlink(ev),
                 Some(msg) = control_rx.recv() => Input::Control(msg),
                 Some(update) = check_rx.recv() => Input::Check(update),
@@ -97,7 +100,6 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
                     }
                     Poll::Pending
                 }) => Input::Readable(i.0, i.1),
-                _ = sleep => Input::Timer,
             }
         };
         match input {
