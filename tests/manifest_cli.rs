@@ -321,6 +321,7 @@ fn systemd_unit_runs_unprivileged_with_two_capabilities() {
         format!("/usr/local/bin/ha-vip run --config {}", dir.display())
     );
     assert_eq!(one(&service, "User"), "ha-vip");
+    assert_eq!(one(&service, "Environment"), "NO_COLOR=1");
     assert_eq!(
         one(&service, "AmbientCapabilities"),
         "CAP_NET_ADMIN CAP_NET_RAW"
