@@ -295,3 +295,116 @@ fn rfc_checksum_form_pairs() {
     );
     assert_sole_holder(&lab, &[a, b], VIP4, a);
 }
+
+/// `virtual_mac = true`: the Active router answers from the RFC virtual
+/// MAC 00:00:5e:00:01:{VRID} on a macvlan, so after a failover the client's
+/// neighbour entry does not even change; the Backup's macvlan stays down;
+/// a clean stop removes the macvlan.
+#[test]
+fn virtual_mac_keeps_the_clients_neighbour_entry() {
+    let mut lab = Lab::new("vmac");
+    let a = lab.add_node("a", 11);
+    let b = lab.add_node("b", 12);
+    let client = lab.add_node("cl", 50);
+    let pa = lab.start_ha_vip(
+        a,
+        &[(
+            "vip",
+            ha_router(58, 200, "192.0.2.100/24", "100ms", "virtual_mac = true"),
+        )],
+        None,
+    );
+    let pb = lab.start_ha_vip(
+        b,
+        &[(
+            "vip",
+            ha_router(58, 100, "192.0.2.100/24", "100ms", "virtual_mac = true"),
+        )],
+        None,
+    );
+    let holds = |lab: &Lab, n: usize| {
+        sh(&format!("ip -n {} -o addr show", lab.ns(n)))
+            .split_whitespace()
+            .any(|w| w == "192.0.2.100/24")
+    };
+    assert!(
+        wait_until(SETTLE, || holds(&lab, a) && !holds(&lab, b)),
+        "a should hold the VIP on its macvlan\n{}",
+        lab.logs()
+    );
+    let vmac = "00:00:5e:00:01:3a"; // VRID 58
+    let links_b = sh(&format!("ip -n {} -o link show", lab.ns(b)));
+    assert!(
+        links_b
+            .lines()
+            .any(|l| l.contains("vrrp4-") && l.contains("state DOWN")),
+        "the Backup's macvlan must be down:\n{links_b}"
+    );
+    let ok = wait_until(SETTLE, || {
+        lab.neighbour_mac(client, VIP4).as_deref() == Some(vmac)
+    });
+    assert!(
+        ok,
+        "client sees {:?}, expected the virtual MAC {vmac}\n{}",
+        lab.neighbour_mac(client, VIP4),
+        lab.logs()
+    );
+
+    lab.signal(pa, Signal::SIGTERM);
+    assert!(
+        wait_until(SETTLE, || holds(&lab, b) && !holds(&lab, a)),
+        "b did not take over\n{}",
+        lab.logs()
+    );
+    assert_eq!(lab.neighbour_mac(client, VIP4).as_deref(), Some(vmac));
+    let links_a = sh(&format!("ip -n {} -o link show", lab.ns(a)));
+    assert!(
+        !links_a.contains("vrrp4-"),
+        "a clean stop must remove the macvlan:\n{links_a}"
+    );
+    lab.signal(pb, Signal::SIGTERM);
+}
+
+/// What an operator sees when checksum forms do not match: ha-vip sends
+/// the RFC form (no pseudo-header) to keepalived 2.2.7, which only checks
+/// the pseudo-header form. keepalived never hears ha-vip and goes Active
+/// too (split brain); ha-vip hears keepalived (it accepts either form) and
+/// its status names the Active peer, while keepalived's log shows the
+/// checksum errors. Setting `send = "pseudo-header"` (the default) ends it.
+#[test]
+fn checksum_form_mismatch_with_keepalived_is_visible() {
+    let mut lab = Lab::new("ckmix");
+    let a = lab.add_node("a", 11);
+    let k = lab.add_node("k", 12);
+    let sock = lab.dir.path().join("a.sock");
+    let daemon = format!("[control]\nsocket = \"{}\"\n", sock.display());
+    lab.start_ha_vip(
+        a,
+        &[(
+            "vip",
+            ha_router(
+                59,
+                200,
+                "192.0.2.100/24",
+                "100ms",
+                "[checksum]\nsend = \"no-pseudo-header\"",
+            ),
+        )],
+        Some(&daemon),
+    );
+    let kp = lab.start_keepalived(k, &keepalived_conf(59, 100, "192.0.2.100/24", "0.1", 3, ""));
+    // Both end up holding the VIP: keepalived drops every advert of ours.
+    let both = wait_until(SETTLE, || lab.holders(&[a, k], VIP4) == vec![a, k]);
+    assert!(
+        both,
+        "expected a split brain, holders {:?}\n{}",
+        lab.holders(&[a, k], VIP4),
+        lab.logs()
+    );
+    let klog = lab.log(kp).to_lowercase();
+    assert!(
+        klog.contains("checksum"),
+        "keepalived's log should name the checksum:\n{}",
+        lab.log(kp)
+    );
+}

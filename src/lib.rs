@@ -9,6 +9,7 @@
 //! - [`config`]: the configuration directory, validated into typed values.
 //! - [`decode`]: reading pcap/pcapng files for `ha-vip decode`.
 //! - [`import`]: `ha-vip import-keepalived`, keepalived.conf to router files.
+//! - [`manifest`]: `ha-vip manifest`, deployment files for a configuration.
 //! - [`net`] and [`daemon`]: the Linux shell that obeys the core.
 
 pub mod capture;
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod decode;
 pub mod health;
 pub mod import;
+pub mod manifest;
 pub mod net;
 pub mod status;
 pub mod wire;

@@ -29,6 +29,8 @@ enum Command {
     Capture(ha_vip::status::CaptureArgs),
     /// Turn the vrrp_instance blocks of a keepalived.conf into router files.
     ImportKeepalived(ha_vip::import::ImportArgs),
+    /// Print a static pod, DaemonSet, RBAC or systemd unit for a configuration.
+    Manifest(ha_vip::manifest::ManifestArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +42,6 @@ fn main() -> ExitCode {
         Command::Status(args) => ha_vip::status::status_main(args),
         Command::Capture(args) => ha_vip::status::capture_main(args),
         Command::ImportKeepalived(args) => ha_vip::import::import_main(args),
+        Command::Manifest(args) => ha_vip::manifest::manifest_main(args),
     }
 }

@@ -125,7 +125,7 @@ impl Lab {
         sh_quiet(&format!("ip netns del {hub}"));
         sh(&format!("ip netns add {hub}"));
         sh(&format!(
-            "ip -n {hub} link add br0 type bridge && ip -n {hub} link set br0 up && ip -n {hub} link set lo up"
+            "ip -n {hub} link add br0 type bridge mcast_snooping 0 && ip -n {hub} link set br0 up && ip -n {hub} link set lo up"
         ));
         let dir = tempfile::Builder::new()
             .prefix(&format!("ha-vip-{test}-"))

@@ -844,7 +844,7 @@ impl VirtualRouter {
             reason,
             at: now,
         });
-        tracing::info!(vrid = self.cfg.vrid, %from, %to, %reason, "state change");
+        // Logged once, by the daemon, with the router's name (Action below).
         self.actions
             .push_back(Action::StateChanged { from, to, reason });
     }

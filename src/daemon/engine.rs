@@ -19,6 +19,7 @@ use tracing::{debug, error, info, warn};
 use super::control::{self, ControlMsg};
 use super::metrics;
 use super::notify::{Change, Notifier};
+use super::timer::DeadlineTimer;
 use crate::capture::{self, IFACE_ETHERNET, IFACE_IP, Note, RotatingFile};
 use crate::config::{self, Config};
 use crate::core::{self, Action, State, VirtualRouter};
@@ -71,21 +72,23 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
     engine.daemon_cfg = config.daemon.clone();
     engine.apply(config).await;
 
+    let mut timer = DeadlineTimer::new().context("timerfd")?;
     loop {
-        let deadline = engine.next_deadline();
+        timer.set(engine.next_deadline()).context("timerfd")?;
         let input = {
             let sockets = &engine.sockets;
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
+            let timer = &mut timer;
             tokio::select! {
                 biased;
                 _ = sigterm.recv() => Input::Stop("SIGTERM"),
                 _ = sigint.recv() => Input::Stop("SIGINT"),
                 _ = sighup.recv() => Input::Reload,
+                // Timers before packets: a deadline that has passed must not
+                // wait behind a burst of received adverts.
+                r = poll_fn(|cx| timer.poll_expired(cx)) => match r {
+                    Ok(()) => Input::Timer,
+                    Err(e) => return Err(anyhow::anyhow!("timerfd: {e}")),
+                },
                 Some(ev) = events.recv() => Input::Netlink(ev),
                 Some(msg) = control_rx.recv() => Input::Control(msg),
                 Some(update) = check_rx.recv() => Input::Check(update),
@@ -97,7 +100,6 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
                     }
                     Poll::Pending
                 }) => Input::Readable(i.0, i.1),
-                _ = sleep => Input::Timer,
             }
         };
         match input {
@@ -204,6 +206,19 @@ struct Running {
     link_up: bool,
     /// The address adverts are sent from.
     source: IpAddr,
+    /// `virtual_mac = true`: the macvlan carrying the RFC virtual MAC.
+    vmac: Option<Vmac>,
+}
+
+/// A router's macvlan (RFC 9568 7.3: the Active router answers from
+/// 00-00-5E-00-01-{VRID}, IPv6 00-00-5E-00-02-{VRID}). Up only while
+/// Active; the VIPs live on it; adverts and announcements leave from it.
+struct Vmac {
+    index: u32,
+    name: String,
+    mac: [u8; 6],
+    tx: VrrpSocket,
+    frames: FrameSender,
 }
 
 /// One configured virtual router.
@@ -349,6 +364,11 @@ impl Engine {
         let sock = self
             .socket_for(&cfg, link.index, source)
             .map_err(|e| format!("cannot open the VRRP socket on {}: {e}", cfg.interface))?;
+        let vmac = if cfg.virtual_mac {
+            Some(self.open_vmac(&cfg, link.index, source).await?)
+        } else {
+            None
+        };
         let mut vr = VirtualRouter::new(core_config(&cfg, source));
         let now = Instant::now();
         // A check that has not reported yet counts as failed: every node
@@ -372,9 +392,65 @@ impl Engine {
                 vr,
                 link_up: link.up,
                 source,
+                vmac,
             });
         }
         Ok(())
+    }
+
+    /// Create (or adopt, after a crash) the router's macvlan, left down,
+    /// with no stale VIP on it, and its send sockets.
+    async fn open_vmac(
+        &mut self,
+        cfg: &config::Router,
+        parent: u32,
+        source: IpAddr,
+    ) -> Result<Vmac, String> {
+        let (tag, last) = match cfg.family {
+            Family::Ipv4 => ("4", 0x01),
+            Family::Ipv6 => ("6", 0x02),
+        };
+        // FRR's naming: vrrp4-IFINDEX-VRID (at most 15 bytes).
+        let name = format!("vrrp{tag}-{parent}-{}", cfg.vrid);
+        let mac = [0x00, 0x00, 0x5e, 0x00, last, cfg.vrid];
+        let index = self
+            .nl
+            .ensure_macvlan(parent, &name, mac)
+            .await
+            .map_err(|e| format!("virtual MAC: {e}"))?;
+        let _ = self.nl.set_link_down(index).await;
+        if let Ok(addrs) = self.nl.addresses(index).await {
+            for a in addrs {
+                if cfg.addresses.iter().any(|v| v.addr == a.addr) {
+                    warn!(router = %cfg.name, "removing {}/{} left on {name} by an earlier run", a.addr, a.prefix_len);
+                    let _ = self.nl.del_address(index, a.addr, a.prefix_len).await;
+                }
+            }
+        }
+        // The parent must never tie the VIP to its own MAC: answer ARP only
+        // for addresses of the interface the request came in on
+        // (arp_ignore=1), and never use the VIP as the sender of its own
+        // ARP requests (arp_announce=2). keepalived and FRR document the
+        // same two settings for their virtual MACs.
+        if cfg.family == Family::Ipv4 {
+            for (key, value) in [("arp_ignore", "1"), ("arp_announce", "2")] {
+                let path = format!("/proc/sys/net/ipv4/conf/{}/{key}", cfg.interface);
+                if let Err(e) = std::fs::write(&path, value) {
+                    warn!(router = %cfg.name, "{path}: {e}");
+                }
+            }
+        }
+        let tx = VrrpSocket::open(&name, index, source, false)
+            .map_err(|e| format!("virtual MAC socket on {name}: {e}"))?;
+        let frames = FrameSender::open(index).map_err(|e| format!("{name}: {e}"))?;
+        info!(router = %cfg.name, "virtual MAC {} on {name}", wire::MacAddr(mac));
+        Ok(Vmac {
+            index,
+            name,
+            mac,
+            tx,
+            frames,
+        })
     }
 
     /// Find or open the shared socket of (interface, family).
@@ -606,7 +682,13 @@ impl Engine {
             match wire::emit_advert(&repr, src, dst, slot.cfg.checksum.send, &mut self.tx_buf) {
                 Ok(n) => {
                     let payload = &self.tx_buf[..n];
-                    if let Err(e) = sock.sock.send_to(payload, dst) {
+                    // From the virtual MAC while Active (its macvlan is up
+                    // only then); otherwise from the interface itself.
+                    let tx = match &run.vmac {
+                        Some(vm) if run.vr.state() == State::Active => &vm.tx,
+                        _ => &sock.sock,
+                    };
+                    if let Err(e) = tx.send_to(payload, dst) {
                         warn!(router = %slot.cfg.name, "send advert to {dst}: {e}");
                     }
                     if self.cap.active()
@@ -627,11 +709,20 @@ impl Engine {
         let Some(run) = slot.run.as_ref() else {
             return;
         };
+        let target = match &run.vmac {
+            Some(vm) => {
+                if add && let Err(e) = self.nl.set_link_up(vm.index).await {
+                    error!(router = %slot.cfg.name, "{}: {e}", vm.name);
+                }
+                vm.index
+            }
+            None => run.ifindex,
+        };
         for v in &slot.cfg.addresses {
             let res = if add {
-                self.nl.add_address(run.ifindex, v.addr, v.prefix_len).await
+                self.nl.add_address(target, v.addr, v.prefix_len).await
             } else {
-                self.nl.del_address(run.ifindex, v.addr, v.prefix_len).await
+                self.nl.del_address(target, v.addr, v.prefix_len).await
             };
             match res {
                 Ok(()) => {
@@ -639,6 +730,12 @@ impl Engine {
                 }
                 Err(e) => error!(router = %slot.cfg.name, "{e}"),
             }
+        }
+        if !add
+            && let Some(vm) = &run.vmac
+            && let Err(e) = self.nl.set_link_down(vm.index).await
+        {
+            error!(router = %slot.cfg.name, "{}: {e}", vm.name);
         }
     }
 
@@ -654,7 +751,7 @@ impl Engine {
             return;
         };
         for v in &slot.cfg.addresses {
-            let mac = wire::MacAddr(run.mac);
+            let mac = wire::MacAddr(run.vmac.as_ref().map_or(run.mac, |vm| vm.mac));
             let built = match v.addr {
                 IpAddr::V4(ip) => {
                     wire::ArpRepr::gratuitous(mac, ip).emit_frame(&mut self.frame_buf)
@@ -668,7 +765,8 @@ impl Engine {
             match built {
                 Ok(n) => {
                     let frame = &self.frame_buf[..n];
-                    match sock.frames.send(frame) {
+                    let frames = run.vmac.as_ref().map_or(&sock.frames, |vm| &vm.frames);
+                    match frames.send(frame) {
                         Ok(()) => slot.announcements_sent += 1,
                         Err(e) => warn!(router = %slot.cfg.name, "announce {}: {e}", v.addr),
                     }
@@ -1007,8 +1105,14 @@ impl Engine {
             }
         }
         self.drain(i).await;
-        if let Some(slot) = self.routers.get_mut(i) {
-            slot.run = None;
+        if let Some(slot) = self.routers.get_mut(i)
+            && let Some(run) = slot.run.take()
+            && let Some(vm) = run.vmac
+        {
+            // Nothing left behind: the macvlan goes with the router.
+            if let Err(e) = self.nl.del_link(vm.index).await {
+                warn!(router = %slot.cfg.name, "{}: {e}", vm.name);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ mod control;
 mod engine;
 pub mod metrics;
 mod notify;
+mod timer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +71,7 @@ fn init_logging(config: &crate::config::Config, force_json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     if json {
         builder.json().flatten_event(true).init();
