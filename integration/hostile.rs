@@ -787,12 +787,13 @@ fn runs_unprivileged_with_net_admin_and_net_raw_only() {
 
 /// A flood faster than ha-vip can read (here: TTL 254 adverts while it
 /// logs every dropped packet at debug level, which makes each one
-/// expensive), which it never answers: its own timers still run, so the
-/// Active router sends at least three adverts in four intervals and
-/// keepalived never takes over. The loop used to serve a readable socket
-/// before any timer (a biased select), so a socket that never drained
-/// starved the Adver_Timer: half the adverts went missing and keepalived
-/// took the VIP.
+/// expensive), which it never answers: its own timers still run on time,
+/// so the Active router sends at least nine adverts in ten intervals and
+/// keepalived never takes over. Measured: with the socket served before
+/// the timer, half the adverts went missing and keepalived took the VIP;
+/// with the timer first but its readiness left to the reactor, 27 in 33
+/// intervals (each advert about 20 ms late, two intervals at 10 ms); with
+/// due timers also run after every read burst, 32 or 33.
 #[test]
 fn flood_faster_than_the_daemon_does_not_starve_its_timers() {
     let (p, f) = flood_logging(
@@ -808,7 +809,7 @@ fn flood_faster_than_the_daemon_does_not_starve_its_timers() {
         f.wall_s
     );
     assert!(
-        adverts as f64 >= intervals * 0.75,
+        adverts as f64 >= intervals * 0.9,
         "ha-vip sent {adverts} adverts in {:.1} s of flood\n{}",
         f.wall_s,
         p.lab.logs()

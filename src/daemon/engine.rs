@@ -113,8 +113,9 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
             Input::Netlink(ev) => engine.on_netlink(ev).await,
             Input::Readable(i, Ok(())) => {
                 engine.read_socket(i).await;
-                // The select serves a readable socket before the timer: a
-                // flood that never drains it would starve the Adver_Timer.
+                // The timerfd's readiness is seen only when the runtime
+                // polls its reactor, which a socket that never drains
+                // delays (a flood): run what is due after every burst.
                 if engine.next_deadline().is_some_and(|d| d <= Instant::now()) {
                     engine.on_timer().await;
                 }
