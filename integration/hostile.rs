@@ -183,6 +183,11 @@ impl Pair {
     /// Build the lab and wait until ha-vip is Active and alone holds the VIP.
     /// `unicast`: both sides send to each other only. `log`: HA_VIP_LOG.
     fn start(test: &str, unicast: bool, log: Option<&str>) -> Pair {
+        Pair::start_version(test, unicast, log, 3)
+    }
+
+    /// [`Pair::start`] with VRRP `version` (2: 1 s adverts, the v2 minimum).
+    fn start_version(test: &str, unicast: bool, log: Option<&str>, version: u8) -> Pair {
         let mut lab = Lab::new(test);
         if let Some(l) = log {
             lab.ha_vip_log = l.to_string();
@@ -200,17 +205,22 @@ impl Pair {
         } else {
             (String::new(), String::new())
         };
+        let (interval, ka_interval, ha_extra) = if version == 2 {
+            ("1s", "1", format!("version = 2\n{ha_extra}"))
+        } else {
+            ("100ms", "0.1", ha_extra)
+        };
         let pha = lab.start_ha_vip(
             ha,
             &[(
                 "vip",
-                ha_router(51, 200, "192.0.2.100/24", "100ms", &ha_extra),
+                ha_router(51, 200, "192.0.2.100/24", interval, &ha_extra),
             )],
             Some(&daemon),
         );
         lab.start_keepalived(
             ka,
-            &keepalived_conf(51, 100, "192.0.2.100/24", "0.1", 3, &ka_extra),
+            &keepalived_conf(51, 100, "192.0.2.100/24", ka_interval, version, &ka_extra),
         );
         assert_sole_holder(&lab, &[ha, ka], VIP4, ha);
         assert!(
@@ -481,6 +491,24 @@ fn unicast_mode_ignores_priority_255_from_a_stranger() {
         3,
         true,
         &["--priority", "255"],
+    );
+}
+
+/// VRRPv2 (ha-vip `version = 2`, keepalived `vrrp_version 2`, 1 s
+/// adverts): a valid v2 advert at priority 250 that carries Auth Type 1 and
+/// a clear-text password is refused (`vrrpStatsAuthTypeMismatch`, RFC 3768
+/// 7.1: ha-vip has no password configured) and changes nothing. The
+/// password itself is readable by anyone on the link: it is no protection
+/// (docs/security.md).
+#[test]
+fn v2_advert_with_a_password_is_refused() {
+    let p = Pair::start_version("hostile-v2", false, None, 2);
+    p.expect_dropped(
+        "v2-pass",
+        Counter::Router("vrrpStatsAuthTypeMismatch"),
+        3,
+        false,
+        &[],
     );
 }
 

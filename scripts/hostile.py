@@ -65,10 +65,10 @@ def v3(vrid, prio, *, interval_cs=10, addrs=(VIP,), version=3, typ=1, count=None
     return head + body + trailing
 
 
-def v2(vrid, prio, *, interval_s=1, addrs=(VIP,)) -> bytes:
-    """RFC 3768 section 5.1, auth type 0, with a zero checksum."""
-    head = struct.pack("!BBBBBBH", 0x21, vrid, prio, len(addrs), 0, interval_s, 0)
-    return head + b"".join(a.packed for a in addrs) + b"\0" * 8
+def v2(vrid, prio, *, interval_s=1, addrs=(VIP,), auth_type=0, auth=b"") -> bytes:
+    """RFC 3768 section 5.1 with a zero checksum; auth data zero padded."""
+    head = struct.pack("!BBBBBBH", 0x21, vrid, prio, len(addrs), auth_type, interval_s, 0)
+    return head + b"".join(a.packed for a in addrs) + auth.ljust(8, b"\0")
 
 
 def set_checksum(msg: bytes, csum: int) -> bytes:
@@ -147,6 +147,11 @@ def case_message(case, src, dst, vrid, prio):
     if case == "v2":
         # A valid VRRPv2 advert (RFC 3768 5.3.8 checksum: message only).
         m = v2(vrid, prio)
+        return set_checksum(m, inet_checksum(m)), 255
+    if case == "v2-pass":
+        # A valid VRRPv2 advert with Auth Type 1 and a clear-text password
+        # (RFC 2338 5.3.6, keepalived `auth_type PASS`).
+        m = v2(vrid, prio, auth_type=1, auth=b"secret")
         return set_checksum(m, inet_checksum(m)), 255
     raise SystemExit(f"unknown case {case!r}")
 
