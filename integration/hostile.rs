@@ -108,6 +108,35 @@ impl Snapshot {
     }
 }
 
+/// Run hostile.py in `node`'s namespace towards `dst` (`dst_mac` for a
+/// unicast destination); returns its JSON line.
+fn run_hostile(lab: &Lab, node: usize, dst: &str, dst_mac: Option<&str>, args: &[&str]) -> Value {
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        lab.ns(node),
+        "/usr/bin/python3",
+        SCRIPT,
+        "--iface",
+        "eth0",
+        "--dst",
+        dst,
+    ]);
+    if let Some(mac) = dst_mac {
+        cmd.args(["--dst-mac", mac]);
+    }
+    let out = cmd.args(args).output().expect("run scripts/hostile.py");
+    assert!(
+        out.status.success(),
+        "hostile.py {dst} {args:?} failed (needs python3-scapy): {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("hostile.py output {text:?}: {e}"))
+}
+
 /// Samples which of two nodes hold the VIP until stopped; records every
 /// sample where the holder set was not exactly the expected one.
 struct HolderWatch {
@@ -245,31 +274,8 @@ impl Pair {
 
     /// Run hostile.py in the attacker's namespace; returns its JSON line.
     fn hostile(&self, dst: &str, args: &[&str]) -> Value {
-        let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns",
-            "exec",
-            self.lab.ns(self.atk),
-            "/usr/bin/python3",
-            SCRIPT,
-            "--iface",
-            "eth0",
-            "--dst",
-            dst,
-        ]);
-        if dst != GROUP {
-            cmd.args(["--dst-mac", &self.lab.nodes[self.ha].mac]);
-        }
-        let out = cmd.args(args).output().expect("run scripts/hostile.py");
-        assert!(
-            out.status.success(),
-            "hostile.py {dst} {args:?} failed (needs python3-scapy): {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        serde_json::from_str(text.trim())
-            .unwrap_or_else(|e| panic!("hostile.py output {text:?}: {e}"))
+        let mac = (dst != GROUP).then(|| self.lab.nodes[self.ha].mac.as_str());
+        run_hostile(&self.lab, self.atk, dst, mac, args)
     }
 
     fn ha_ip(&self) -> String {
@@ -509,6 +515,56 @@ fn v2_advert_with_a_password_is_refused() {
         3,
         false,
         &[],
+    );
+}
+
+/// IPv6 (RFC 9568 7.1: Hop Limit 255): ha-vip alone, Active for
+/// 2001:db8::100 on VRID 51; a priority-250 advert to ff02::12 from the
+/// attacker's link-local address with Hop Limit 254, three times, lands
+/// three times on `ttl_not_255` and changes nothing; the very same advert
+/// with Hop Limit 255 is accepted and makes ha-vip Backup, which shows that
+/// the Hop Limit alone decided.
+#[test]
+fn ipv6_hop_limit_254_is_dropped() {
+    let mut lab = Lab::new("hostile-v6");
+    let ha = lab.add_node("ha", 11);
+    let atk = lab.add_node("atk", 66);
+    let sock = lab.dir.path().join("ha.sock");
+    let daemon = format!("[control]\nsocket = \"{}\"\n", sock.display());
+    lab.start_ha_vip(
+        ha,
+        &[("vip6", ha_router(51, 200, "2001:db8::100/64", "100ms", ""))],
+        Some(&daemon),
+    );
+    assert!(
+        wait_until(COUNT_DEADLINE, || sock.exists()
+            && Snapshot::take(&sock).state == "Active"),
+        "ha-vip never became Active\n{}",
+        lab.logs()
+    );
+    let before = Snapshot::take(&sock);
+    let ttl = Counter::Wire("ttl_not_255");
+    run_hostile(&lab, atk, "ff02::12", None, &["--count", "3", "ttl254"]);
+    let reached = wait_until(COUNT_DEADLINE, || {
+        Snapshot::take(&sock).get(ttl) == before.get(ttl) + 3
+    });
+    let after = Snapshot::take(&sock);
+    assert!(
+        reached,
+        "hop limit 254: ttl_not_255 {} -> {}\n{}",
+        before.get(ttl),
+        after.get(ttl),
+        lab.logs()
+    );
+    assert_eq!(after.state, "Active");
+    assert_eq!(before.transitions, after.transitions);
+    assert!(lab.has_addr(ha, "2001:db8::100"));
+    // Control: with Hop Limit 255 the same advert wins.
+    run_hostile(&lab, atk, "ff02::12", None, &["--count", "3", "valid"]);
+    assert!(
+        wait_until(COUNT_DEADLINE, || Snapshot::take(&sock).state == "Backup"),
+        "the Hop Limit 255 advert was not accepted: the test proves nothing\n{}",
+        lab.logs()
     );
 }
 

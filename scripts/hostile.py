@@ -5,6 +5,7 @@ Run with Debian's /usr/bin/python3 (python3-scapy), inside the attacker's
 network namespace:
 
     hostile.py --iface eth0 --dst 224.0.0.18 CASE [--count N]
+    hostile.py --iface eth0 --dst ff02::12 valid|ttl254    # IPv6, from the link-local
     hostile.py --iface eth0 --dst 192.0.2.11 --dst-mac 02:.. CASE
     hostile.py --iface eth0 --dst 192.0.2.11 --dst-mac 02:.. flood \
         --seconds 3 --vrid 51 --priority 100
@@ -32,11 +33,13 @@ import time
 from ipaddress import IPv4Address, IPv6Address
 
 from scapy.layers.inet import IP, fragment
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 PROTO_VRRP = 112
 VRRP_GROUP = IPv4Address("224.0.0.18")  # RFC 9568 section 5.1.1.2
 VIP = IPv4Address("192.0.2.100")
+VIP6 = IPv6Address("2001:db8::100")
 
 
 def inet_checksum(data: bytes) -> int:
@@ -52,6 +55,28 @@ def inet_checksum(data: bytes) -> int:
 def pseudo_v4(src: IPv4Address, dst: IPv4Address, length: int) -> bytes:
     """The IPv4 pseudo-header keepalived and FRR put under a v3 checksum."""
     return src.packed + dst.packed + struct.pack("!BBH", 0, PROTO_VRRP, length)
+
+
+def pseudo_v6(src: IPv6Address, dst: IPv6Address, length: int) -> bytes:
+    """RFC 8200 section 8.1 pseudo-header (RFC 9568 5.2.8 for IPv6)."""
+    return src.packed + dst.packed + struct.pack("!I3xB", length, PROTO_VRRP)
+
+
+def case_message_v6(case, src, dst, vrid, prio):
+    """(VRRP message, Hop Limit) for the IPv6 cases: `valid` and `ttl254`."""
+    m = v3(vrid, prio, addrs=(VIP6,))
+    m = set_checksum(m, inet_checksum(pseudo_v6(src, dst, len(m)) + m))
+    if case == "valid":
+        return m, 255
+    if case == "ttl254":
+        # RFC 9568 7.1: Hop Limit MUST be 255.
+        return m, 254
+    raise SystemExit(f"case {case!r} is IPv4 only")
+
+
+def frames_v6(msg, hlim, src, dst, dst_mac, own_mac):
+    ip = IPv6(src=str(src), dst=str(dst), hlim=hlim, nh=PROTO_VRRP, tc=0xC0) / msg
+    return [bytes(Ether(src=own_mac, dst=dst_mac, type=0x86DD) / ip)]
 
 
 def v3(vrid, prio, *, interval_cs=10, addrs=(VIP,), version=3, typ=1, count=None,
@@ -162,7 +187,9 @@ def frames_for(msg, ttl, src, dst, dst_mac, own_mac):
     return [bytes(Ether(src=own_mac, dst=dst_mac, type=0x0800) / p) for p in pkts]
 
 
-def dst_mac_of(dst: IPv4Address, given):
+def dst_mac_of(dst, given):
+    if dst.is_multicast and dst.version == 6:
+        return "33:33:" + ":".join("%02x" % b for b in dst.packed[12:])
     if dst.is_multicast:
         o = dst.packed
         return "01:00:5e:%02x:%02x:%02x" % (o[1] & 0x7F, o[2], o[3])
@@ -171,15 +198,17 @@ def dst_mac_of(dst: IPv4Address, given):
     return given
 
 
-def own_addr(iface):
-    """The interface's MAC and first IPv4 address (from /sys and `ip`)."""
+def own_addr(iface, ipv6=False):
+    """The interface's MAC and first IPv4 address, or its IPv6 link-local
+    address (RFC 9568 5.1.2.1: the source of IPv6 adverts)."""
+    import subprocess
     with open(f"/sys/class/net/{iface}/address") as f:
         mac = f.read().strip()
-    import subprocess
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", iface],
-                         capture_output=True, text=True, check=True).stdout
-    ip = IPv4Address(out.split()[3].split("/")[0])
-    return mac, ip
+    cmd = ["ip", "-6", "-o", "addr", "show", "dev", iface, "scope", "link"] if ipv6 \
+        else ["ip", "-4", "-o", "addr", "show", "dev", iface]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    addr = out.split()[3].split("/")[0]
+    return mac, (IPv6Address(addr) if ipv6 else IPv4Address(addr))
 
 
 def flood(sock, args, src, dst, dst_mac, own_mac):
@@ -250,12 +279,24 @@ def main():
     ap.add_argument("case")
     args = ap.parse_args()
 
-    own_mac, own_ip = own_addr(args.iface)
-    src = IPv4Address(args.src) if args.src else own_ip
-    dst = IPv4Address(args.dst)
+    ipv6 = ":" in args.dst
+    own_mac, own_ip = own_addr(args.iface, ipv6)
+    if ipv6:
+        src = IPv6Address(args.src) if args.src else own_ip
+        dst = IPv6Address(args.dst)
+    else:
+        src = IPv4Address(args.src) if args.src else own_ip
+        dst = IPv4Address(args.dst)
     dst_mac = dst_mac_of(dst, args.dst_mac)
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     sock.bind((args.iface, 0))
+    if ipv6:
+        msg, hlim = case_message_v6(args.case, src, dst, args.vrid, args.priority)
+        for _ in range(args.count):
+            for f in frames_v6(msg, hlim, src, dst, dst_mac, own_mac):
+                sock.send(f)
+        print(json.dumps({"case": args.case, "sent": args.count, "frames": 1}))
+        return
     if args.case == "flood":
         print(json.dumps(flood(sock, args, src, dst, dst_mac, own_mac)))
         return
