@@ -2,11 +2,13 @@
 //! and keepalived Backup (priority 100) on VRID 51, VRRPv3, 100 ms adverts,
 //! VIP 192.0.2.100, and a third node, the attacker, that crafts packets
 //! with `scripts/hostile.py` (scapy, Debian's /usr/bin/python3) and sends
-//! them raw (AF_PACKET) to 224.0.0.18 and to ha-vip's own address.
+//! them raw (AF_PACKET) to 224.0.0.18 and to ha-vip's own address. Variants:
+//! the pair in unicast mode, the pair in VRRPv2, ha-vip alone over IPv6,
+//! and ha-vip alone without root. docs/security.md is the summary.
 //!
-//! What every test checks, beside its own counter: the Active router stays
-//! Active, it alone holds the VIP the whole time (a watcher thread samples
-//! both nodes every few tens of milliseconds), and no state change happens
+//! What every pair test checks, beside its own counter: the Active router
+//! stays Active, it alone holds the VIP the whole time (a watcher thread
+//! samples both nodes every 20 ms), and no state change happens
 //! (`routers[0].transitions` unchanged). Counters are read from `ha-vip
 //! status --json`: wire-level drops in the top-level `drops` map (keyed by
 //! `ParseError::counter`, plus `vrid_unknown`), router-level drops in
