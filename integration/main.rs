@@ -408,3 +408,43 @@ fn checksum_form_mismatch_with_keepalived_is_visible() {
         lab.log(kp)
     );
 }
+
+/// VRRPv2 with a simple-text password (auth type 1) beside keepalived's
+/// `authentication { auth_type PASS }`: one Active router. (No protection:
+/// the password is on the wire in clear; docs/security.md.)
+#[test]
+fn v2_simple_text_auth_with_keepalived() {
+    // Both orders: each side must accept the other's password, and send its
+    // own (a missing or wrong one makes the peer deaf to it: two holders).
+    for (ha_prio, ka_prio) in [(100, 150), (150, 100)] {
+        let mut lab = Lab::new("v2pass");
+        let a = lab.add_node("a", 11);
+        let k = lab.add_node("k", 12);
+        lab.start_ha_vip(
+            a,
+            &[(
+                "vip",
+                ha_router(
+                    60,
+                    ha_prio,
+                    "192.0.2.100/24",
+                    "1s",
+                    "version = 2\nauth_pass = \"s3cret\"",
+                ),
+            )],
+            None,
+        );
+        lab.start_keepalived(
+            k,
+            &keepalived_conf(
+                60,
+                ka_prio,
+                "192.0.2.100/24",
+                "1",
+                2,
+                "  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }",
+            ),
+        );
+        assert_sole_holder(&lab, &[a, k], VIP4, if ha_prio > ka_prio { a } else { k });
+    }
+}

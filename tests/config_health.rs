@@ -165,3 +165,27 @@ fn bad_checks_are_refused_with_their_keys() {
     assert!(err_at(&e, "ha-vip.toml", "k8s.ca_cert", 11).contains("absolute"));
     assert!(err_at(&e, "routers/vip.toml", "track[0].weight", 4).contains("must not be 0"));
 }
+
+#[test]
+fn auth_pass_is_v2_only_and_at_most_8_bytes() {
+    let dir = dir_with(&[(
+        "routers/vip.toml",
+        "interface = \"eth0\"\nvrid = 51\nversion = 2\naddresses = [\"192.0.2.100/24\"]\nauth_pass = \"s3cret\"\n",
+    )]);
+    let c = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.routers[0].auth_pass.as_deref(), Some("s3cret"));
+
+    let dir = dir_with(&[(
+        "routers/vip.toml",
+        &format!("{ROUTER}auth_pass = \"s3cret\"\n"),
+    )]);
+    let e = load_dir(dir.path()).unwrap_err();
+    assert!(err_at(&e, "routers/vip.toml", "auth_pass", 4).contains("VRRPv2 only"));
+
+    let dir = dir_with(&[(
+        "routers/vip.toml",
+        "interface = \"eth0\"\nvrid = 51\nversion = 2\naddresses = [\"192.0.2.100/24\"]\nauth_pass = \"123456789\"\n",
+    )]);
+    let e = load_dir(dir.path()).unwrap_err();
+    assert!(err_at(&e, "routers/vip.toml", "auth_pass", 5).contains("1 to 8 bytes"));
+}

@@ -70,6 +70,9 @@ pub struct Router {
     pub track: Vec<Track>,
     /// Track the `[k8s]` API-server check when it is enabled.
     pub track_k8s: bool,
+    /// VRRPv2 simple-text password (RFC 3768 auth type 1), 1 to 8 bytes.
+    /// For old peers only: it is sent in clear and protects nothing.
+    pub auth_pass: Option<String>,
 }
 
 impl Router {
@@ -319,6 +322,29 @@ pub(crate) fn parse_router(
     let notify = read_notify(d, &mut t);
     let track = read_track(d, &mut t);
     let track_k8s = t.bool(d, "track_k8s").or(true);
+    let auth_pass = match t.string(d, "auth_pass") {
+        Got::Set(p, span) => {
+            if p.is_empty() || p.len() > 8 {
+                d.error(
+                    &span,
+                    "auth_pass",
+                    "must be 1 to 8 bytes (RFC 3768 section 5.3.10)",
+                );
+                None
+            } else if version != Some(Version::V2) {
+                d.error(
+                    &span,
+                    "auth_pass",
+                    "is VRRPv2 only (RFC 9568 removed authentication); set version = 2 or remove it",
+                );
+                None
+            } else {
+                Some(Some(p))
+            }
+        }
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+    };
     let notify_timeout = match t.duration(d, "notify_timeout") {
         Got::Set(v, span) if v.is_zero() || v > Duration::from_secs(600) => {
             d.error(&span, "notify_timeout", "must be in 1ms..=10m");
@@ -393,6 +419,7 @@ pub(crate) fn parse_router(
             notify_timeout: notify_timeout?,
             track: track.as_ref()?.iter().map(|(t, _)| t.clone()).collect(),
             track_k8s: track_k8s?,
+            auth_pass: auth_pass?,
         },
         vrid_at: d.location(&vrid_span?),
         address_at,

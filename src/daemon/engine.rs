@@ -1308,6 +1308,11 @@ fn core_config(cfg: &config::Router, primary_address: IpAddr) -> core::RouterCon
     c.announce.interval = cfg.announce.interval;
     c.announce.refresh = cfg.announce.refresh;
     c.announce.refresh_repeat = u32::from(cfg.announce.refresh_repeat);
+    if let Some(pass) = &cfg.auth_pass
+        && let Some(data) = wire::vrrp::v2_simple_text(pass)
+    {
+        c.auth = wire::Auth::SimpleText(data);
+    }
     c
 }
 

@@ -389,6 +389,8 @@ struct Instance {
     unicast_peers: Vec<IpAddr>,
     source_address: Option<IpAddr>,
     virtual_mac: bool,
+    /// VRRPv2 `auth_type PASS` password (keepalived keeps its first 8 bytes).
+    auth_pass: Option<String>,
     /// (delay_ms, repeat, interval_ms, refresh_s, refresh_repeat)
     announce: (u64, u64, u64, u64, u64),
     checksum_no_pseudo_header: bool,
@@ -765,27 +767,52 @@ fn read_instance(
         None => None,
     };
 
+    let mut auth_pass = None;
     if let Some(a) = auth {
-        let ty = a
-            .children()
-            .iter()
-            .find(|c| c.keyword == "auth_type")
-            .and_then(|c| c.arg(0))
-            .unwrap_or("PASS")
-            .to_string();
+        let child = |k: &str| {
+            a.children()
+                .iter()
+                .find(|c| c.keyword == k)
+                .and_then(|c| c.arg(0))
+                .map(str::to_string)
+        };
+        let ty = child("auth_type").unwrap_or_else(|| "PASS".to_string());
         if version == 3 {
             cx.note(
                 a.pos,
                 "authentication",
                 "dropped: keepalived ignores authentication with VRRPv3",
             );
+        } else if ty.eq_ignore_ascii_case("PASS") {
+            match child("auth_pass") {
+                Some(p) if !p.is_empty() => {
+                    // keepalived sends the first 8 bytes; so does ha-vip. The
+                    // password is never printed in the report.
+                    let kept: String = p
+                        .chars()
+                        .scan(0, |n, c| {
+                            *n += c.len_utf8();
+                            (*n <= 8).then_some(c)
+                        })
+                        .collect();
+                    if kept.len() < p.len() {
+                        cx.note(
+                            a.pos,
+                            "authentication",
+                            "auth_pass longer than 8 bytes: keepalived and ha-vip use the first 8",
+                        );
+                    }
+                    cx.note(a.pos, "authentication", "auth_pass kept for VRRPv2 peers: it is sent in clear and protects nothing (docs/security.md)");
+                    auth_pass = Some(kept);
+                }
+                _ => cx.skip(a.pos, "authentication", "auth_type PASS without auth_pass"),
+            }
         } else {
-            // The password is never printed: it is a secret.
             cx.skip(
                 a.pos,
                 "authentication",
                 format!(
-                    "auth_type {ty}: ha-vip has no VRRPv2 authentication (RFC 3768 removed it; no auth key in docs/configuration.md). keepalived peers that keep it drop ha-vip's adverts: remove the block from every keepalived peer of VRID {} first",
+                    "auth_type {ty}: ha-vip does not send IPsec AH; keepalived peers that keep it drop ha-vip's adverts: remove the block from every keepalived peer of VRID {} first",
                     vrid.map_or_else(|| "?".to_string(), |v| v.to_string())
                 ),
             );
@@ -879,6 +906,7 @@ fn read_instance(
         unicast_peers,
         source_address,
         virtual_mac,
+        auth_pass,
         announce,
         checksum_no_pseudo_header: checksum_as_v2 && version == 3 && !ipv6,
         track,
@@ -1290,6 +1318,9 @@ fn render_router(r: &Instance, ast: &Ast) -> String {
     }
     if r.virtual_mac {
         let _ = writeln!(s, "virtual_mac = true");
+    }
+    if let Some(p) = &r.auth_pass {
+        let _ = writeln!(s, "auth_pass = {}", q(p));
     }
     if !r.track.is_empty() {
         let _ = writeln!(
