@@ -14,6 +14,7 @@ mod k8s;
 mod lab;
 mod ops;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lab::*;
@@ -406,6 +407,25 @@ fn checksum_form_mismatch_with_keepalived_is_visible() {
         klog.contains("checksum"),
         "keepalived's log should name the checksum:\n{}",
         lab.log(kp)
+    );
+    // ha-vip hears keepalived's adverts while Active: it logs the split
+    // brain with both addresses and priorities, and counts it.
+    let ok = wait_until(SETTLE, || {
+        lab.log(0).contains("split brain: 192.0.2.12 (priority 100) is Active too; we are 192.0.2.11 (priority 200)")
+    });
+    assert!(ok, "no split-brain line in ha-vip's log\n{}", lab.logs());
+    let st = Command::new(HA_VIP)
+        .args(["status", "--json", "--socket"])
+        .arg(&sock)
+        .output()
+        .expect("status");
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).expect("json");
+    assert!(
+        st["routers"][0]["counters"]["splitBrainEvents"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{st}"
     );
 }
 

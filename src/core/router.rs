@@ -216,6 +216,15 @@ pub enum Action {
     /// Send one gratuitous ARP (IPv4) / unsolicited NA (IPv6) for every
     /// configured address, now. The core times repeats and bursts.
     Announce,
+    /// Another router is Active for our VRID while we are (RFC 9568 6.4.3):
+    /// we yielded to it (`yielded`) or asserted ourselves with an advert.
+    /// For the log and the counters; the shell does nothing else with it.
+    PeerActive {
+        peer: IpAddr,
+        peer_priority: u8,
+        our_priority: u8,
+        yielded: bool,
+    },
     StateChanged {
         from: State,
         to: State,
@@ -285,6 +294,8 @@ pub struct VirtualRouter {
     address_list_warned_at: Option<Instant>,
     /// When the Active router last answered a lower-priority advert.
     lower_prio_answered_at: Option<Instant>,
+    /// When a split brain was last reported (Action::PeerActive).
+    split_brain_reported_at: Option<Instant>,
     counters: Counters,
     actions: VecDeque<Action>,
 }
@@ -327,6 +338,7 @@ impl VirtualRouter {
             last_transition: None,
             address_list_warned_at: None,
             lower_prio_answered_at: None,
+            split_brain_reported_at: None,
             counters: Counters::default(),
             actions: VecDeque::with_capacity(16),
         }
@@ -744,6 +756,25 @@ impl VirtualRouter {
         } else {
             None
         };
+        // Two Active routers for one VRID: a split brain (a partition that
+        // healed, a filtered link, mismatched checksum forms). Counted every
+        // time; reported to the shell with both parties, at most once per
+        // Advertisement_Interval (a flood must not become a log flood).
+        self.counters.split_brain_events += 1;
+        let yielded = reason.is_some();
+        if yielded
+            || self
+                .split_brain_reported_at
+                .is_none_or(|t| now >= later(t, self.advert_interval()))
+        {
+            self.split_brain_reported_at = Some(now);
+            self.actions.push_back(Action::PeerActive {
+                peer: src,
+                peer_priority: advert.priority,
+                our_priority: ours,
+                yielded,
+            });
+        }
         match reason {
             Some(reason) => {
                 self.change_state(now, State::Backup, reason);

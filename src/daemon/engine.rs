@@ -635,6 +635,18 @@ impl Engine {
                 Action::AddAddresses => self.set_addresses(i, true).await,
                 Action::RemoveAddresses => self.set_addresses(i, false).await,
                 Action::Announce => self.announce(i),
+                Action::PeerActive {
+                    peer,
+                    peer_priority,
+                    our_priority,
+                    yielded,
+                } => {
+                    let name = &slot.cfg.name;
+                    warn!(router = %name, vrid = slot.cfg.vrid, ours = %run.source, %peer, our_priority, peer_priority,
+                        "{name}: split brain: {peer} (priority {peer_priority}) is Active too; we are {} (priority {our_priority}): {}",
+                        run.source,
+                        if yielded { "yielding to it" } else { "asserting with an advert" });
+                }
                 Action::StateChanged { from, to, reason } => {
                     let priority = run.vr.effective_priority();
                     let name = &slot.cfg.name;
