@@ -1056,6 +1056,11 @@ impl Engine {
                     if hit {
                         warn!(router = %self.routers[i].cfg.name, "interface {name} removed; waiting for it");
                         self.stop(i, false).await;
+                        // Status shows why it is not running, as for an
+                        // interface missing at start.
+                        if let Some(slot) = self.routers.get_mut(i) {
+                            slot.waiting = Some(format!("waiting for interface {name} to appear"));
+                        }
                     }
                 }
                 self.close_unused_sockets();
