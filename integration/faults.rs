@@ -183,6 +183,24 @@ impl Drop for AddrMonitor {
     }
 }
 
+/// A log without its colour codes (`ESC [ ... letter`).
+fn strip_ansi(text: &str) -> String {
+    let mut clean = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            clean.push(c);
+        }
+    }
+    clean
+}
+
 /// Lines of `text` that report `addr` deleted.
 fn deletions(text: &str, addr: &str) -> Vec<String> {
     text.lines()
@@ -410,7 +428,7 @@ fn sighup_storm_and_reload_changes() {
             p.lab.logs()
         );
     }
-    let log = p.lab.log(p.pa);
+    let log = strip_ansi(&p.lab.log(p.pa));
     let unchanged = log
         .lines()
         .filter(|l| l.contains("configuration reloaded"))
@@ -633,19 +651,7 @@ const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 /// Seconds since the epoch of the RFC 3339 UTC stamp that starts a log
 /// line (`2026-11-24T15:50:00.123456Z`), colour codes stripped.
 fn log_line_epoch(line: &str) -> Option<f64> {
-    let mut clean = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            clean.push(c);
-        }
-    }
+    let clean = strip_ansi(line);
     let stamp = clean.split_whitespace().next()?.strip_suffix('Z')?;
     let (date, time) = stamp.split_once('T')?;
     let mut d = date.split('-').map(|x| x.parse::<i64>());
