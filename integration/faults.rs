@@ -74,7 +74,10 @@ fn sent_adverts(r: &Value) -> u64 {
 /// A `[control]` table with a socket in the lab's directory.
 fn control(lab: &Lab, name: &str) -> (String, PathBuf) {
     let sock = lab.dir.path().join(format!("{name}.sock"));
-    (format!("[control]\nsocket = \"{}\"\n", sock.display()), sock)
+    (
+        format!("[control]\nsocket = \"{}\"\n", sock.display()),
+        sock,
+    )
 }
 
 /// Send `sig` to a process and return at once.
@@ -86,9 +89,8 @@ fn send(lab: &Lab, p: usize, sig: Signal) {
 /// SIGHUP, then wait until the log shows the reload was handled (one more
 /// `configuration reloaded` or `reload refused` line than before).
 fn reload(lab: &Lab, p: usize) {
-    let count = |l: &str| {
-        l.matches("configuration reloaded").count() + l.matches("reload refused").count()
-    };
+    let count =
+        |l: &str| l.matches("configuration reloaded").count() + l.matches("reload refused").count();
     let before = count(&lab.log(p));
     send(lab, p, Signal::SIGHUP);
     let ok = wait_until(Duration::from_secs(15), || count(&lab.log(p)) > before);
@@ -303,7 +305,9 @@ fn sigkill_restart_removes_stale_vip_before_announcing() {
     let (a, b) = (p.a, p.b);
     let pcap = p.lab.dir.path().join("bridge.pcap");
     let mut tcpdump = Command::new("ip")
-        .args(["netns", "exec", &p.lab.hub, "tcpdump", "-i", "br0", "-n", "-U"])
+        .args([
+            "netns", "exec", &p.lab.hub, "tcpdump", "-i", "br0", "-n", "-U",
+        ])
         .arg("-w")
         .arg(&pcap)
         .args(["vrrp or arp"])
@@ -352,7 +356,10 @@ fn sigkill_restart_removes_stale_vip_before_announcing() {
         .expect("decode");
     assert!(out.status.success(), "decode failed");
     let text = String::from_utf8_lossy(&out.stdout);
-    let epoch = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let epoch = |t: SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
     let restart_s = epoch(restart_at);
     // What a sent after the restart: adverts from its address, and ARP
     // with its MAC as the sender.
@@ -361,15 +368,18 @@ fn sigkill_restart_removes_stale_vip_before_announcing() {
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|d| {
-            let t: f64 = d["time"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+            let t: f64 = d["time"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0.0);
             let from_a = (d["proto"] == "vrrp" && d["src"] == "192.0.2.11")
                 || (d["proto"] == "arp" && d["arp"]["sender_mac"] == mac_a.as_str());
             t > restart_s && from_a
         })
         .filter_map(|d| d["time"].as_str().and_then(|s| s.parse::<f64>().ok()))
         .reduce(f64::min);
-    let first = first_from_a
-        .unwrap_or_else(|| panic!("no packet from a after the restart:\n{text}"));
+    let first =
+        first_from_a.unwrap_or_else(|| panic!("no packet from a after the restart:\n{text}"));
     let gone_s = epoch(gone_seen_at.unwrap_or(UNIX_EPOCH));
     eprintln!(
         "restart +{:.3} s: stale VIP seen gone; +{:.3} s: first packet from a",
@@ -479,7 +489,10 @@ fn sighup_storm_and_reload_changes() {
         .split("reload refused")
         .nth(1)
         .unwrap_or_else(|| panic!("no `reload refused` in the log:\n{log}"));
-    assert!(refused.contains("broken.toml"), "refusal names the file:\n{log}");
+    assert!(
+        refused.contains("broken.toml"),
+        "refusal names the file:\n{log}"
+    );
     let st = status(&p.sock_a).expect("status");
     let names: Vec<&str> = st["routers"]
         .as_array()
@@ -489,7 +502,10 @@ fn sighup_storm_and_reload_changes() {
         .collect();
     assert_eq!(names, ["vip", "second"], "the old configuration runs on");
     let vip_after = router(&p.sock_a, "vip").expect("status");
-    assert_eq!(state_fingerprint(&vip_before), state_fingerprint(&vip_after));
+    assert_eq!(
+        state_fingerprint(&vip_before),
+        state_fingerprint(&vip_after)
+    );
     assert!(p.lab.has_addr(a, VIP) && p.lab.has_addr(a, "192.0.2.101"));
     fs::remove_file(routers.join("broken.toml")).expect("rm");
 
@@ -522,7 +538,8 @@ fn sighup_storm_and_reload_changes() {
         router(&p.sock_b, "vip")
     );
     assert!(
-        p.lab.log(p.pa)
+        p.lab
+            .log(p.pa)
             .contains("reload: router removed or changed; stopping it")
     );
     let st = status(&p.sock_a).expect("status");
@@ -533,7 +550,10 @@ fn sighup_storm_and_reload_changes() {
         .filter_map(|r| r["name"].as_str())
         .collect();
     assert_eq!(names, ["second"]);
-    assert!(p.lab.has_addr(a, "192.0.2.101"), "the other router was disturbed");
+    assert!(
+        p.lab.has_addr(a, "192.0.2.101"),
+        "the other router was disturbed"
+    );
 }
 
 // ---------------------------------------------------------------------
@@ -578,7 +598,9 @@ fn interface_deleted_and_recreated() {
         p.lab.logs()
     );
     assert!(
-        p.lab.log(p.pa).contains("interface eth0 removed; waiting for it"),
+        p.lab
+            .log(p.pa)
+            .contains("interface eth0 removed; waiting for it"),
         "{}",
         p.lab.logs()
     );
@@ -756,8 +778,8 @@ fn realtime_jumps_do_not_disturb_the_daemon() {
             .lines()
             .rfind(|l| l.contains("configuration reloaded"))
             .unwrap_or_default();
-        let logged = log_line_epoch(line)
-            .unwrap_or_else(|| panic!("no timestamp in the log line {line:?}"));
+        let logged =
+            log_line_epoch(line).unwrap_or_else(|| panic!("no timestamp in the log line {line:?}"));
         let seen_shift = logged - real_now;
         assert!(
             (seen_shift - shift_s).abs() < 60.0,
@@ -768,7 +790,11 @@ fn realtime_jumps_do_not_disturb_the_daemon() {
         let r0 = router(&sock_a, "vip").expect("status");
         let t0 = Instant::now();
         let moved = wait_until(Duration::from_secs(2), || lab.has_addr(b, VIP));
-        assert!(!moved, "b took the VIP after the jump {offset}\n{}", lab.logs());
+        assert!(
+            !moved,
+            "b took the VIP after the jump {offset}\n{}",
+            lab.logs()
+        );
         let r1 = router(&sock_a, "vip").expect("status");
         let rate = (sent_adverts(&r1) - sent_adverts(&r0)) as f64 / t0.elapsed().as_secs_f64();
         eprintln!("after realtime {offset}: {rate:.1} adverts/s (expected 10)");
@@ -817,7 +843,10 @@ fn hanging_api_server_moves_the_vip_without_stalling_adverts() {
         );
         lab.start_ha_vip(
             n,
-            &[("api", ha_router(88, *prio, &format!("{VIP}/24"), "100ms", ""))],
+            &[(
+                "api",
+                ha_router(88, *prio, &format!("{VIP}/24"), "100ms", ""),
+            )],
             Some(&daemon),
         );
         nodes.push(n);
@@ -854,7 +883,11 @@ fn hanging_api_server_moves_the_vip_without_stalling_adverts() {
     eprintln!("API server hangs -> VIP on cp1: {took:?}");
     // interval 0.2 + timeout 0.5 + stability 1 + Master_Down 0.36 s, with
     // slack for a loaded machine.
-    assert!(took < Duration::from_secs(6), "took {took:?}\n{}", lab.logs());
+    assert!(
+        took < Duration::from_secs(6),
+        "took {took:?}\n{}",
+        lab.logs()
+    );
     assert!(
         took > Duration::from_millis(900),
         "moved after {took:?}: the stability buffer was not applied"
