@@ -668,7 +668,15 @@ fn vip_deleted_by_hand_is_put_back() {
 // 6. Realtime clock jumps
 // ---------------------------------------------------------------------
 
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// libfaketime from Debian's `faketime` package, on whatever architecture:
+/// `/usr/lib/<multiarch>/faketime/libfaketime.so.1`.
+fn libfaketime() -> Option<PathBuf> {
+    fs::read_dir("/usr/lib")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|d| d.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+}
 
 /// Seconds since the epoch of the RFC 3339 UTC stamp that starts a log
 /// line (`2026-11-24T15:50:00.123456Z`), colour codes stripped.
@@ -706,10 +714,9 @@ fn log_line_epoch(line: &str) -> Option<f64> {
 /// first jump and the peer would take over in 0.36 s.
 #[test]
 fn realtime_jumps_do_not_disturb_the_daemon() {
-    assert!(
-        Path::new(LIBFAKETIME).exists(),
-        "prerequisite libfaketime is missing: apt-get install faketime"
-    );
+    let libfaketime = libfaketime().unwrap_or_else(|| {
+        panic!("prerequisite libfaketime is missing: run `sudo scripts/install-prereqs.sh`")
+    });
     let mut lab = Lab::new("clock");
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
@@ -732,7 +739,7 @@ fn realtime_jumps_do_not_disturb_the_daemon() {
         .args(["netns", "exec", lab.ns(a), HA_VIP, "run", "--config"])
         .arg(&cfg)
         .env("HA_VIP_LOG", "info,ha_vip=debug")
-        .env("LD_PRELOAD", LIBFAKETIME)
+        .env("LD_PRELOAD", &libfaketime)
         .env("FAKETIME_TIMESTAMP_FILE", &offset_file)
         .env("FAKETIME_NO_CACHE", "1")
         .env("DONT_FAKE_MONOTONIC", "1")
