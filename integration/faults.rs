@@ -211,6 +211,75 @@ fn deletions(text: &str, addr: &str) -> Vec<String> {
         .collect()
 }
 
+/// tcpdump on the lab's bridge (VRRP and ARP), decoded at the end with
+/// `ha-vip decode --json`.
+struct BridgeCapture {
+    child: Child,
+    pcap: PathBuf,
+}
+
+impl BridgeCapture {
+    /// Start, and return once the capture holds a packet (an advert of the
+    /// Active router, which must be running).
+    fn start(lab: &Lab, name: &str) -> BridgeCapture {
+        let pcap = lab.dir.path().join(format!("{name}.pcap"));
+        let child = Command::new("ip")
+            .args([
+                "netns", "exec", &lab.hub, "tcpdump", "-i", "br0", "-n", "-U",
+            ])
+            .arg("-w")
+            .arg(&pcap)
+            .args(["vrrp or arp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump");
+        // pcap file header (24) + record header (16) + an advert frame.
+        let capturing = wait_until(SETTLE, || {
+            fs::metadata(&pcap).is_ok_and(|m| m.len() > 24 + 16 + 40)
+        });
+        assert!(capturing, "tcpdump on the bridge captured nothing");
+        BridgeCapture { child, pcap }
+    }
+
+    /// Stop tcpdump (SIGINT: it flushes) and decode what it captured, one
+    /// JSON value per packet.
+    fn finish(mut self) -> Vec<Value> {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT);
+        let _ = self.child.wait();
+        let out = Command::new(HA_VIP)
+            .args(["decode", "--json"])
+            .arg(&self.pcap)
+            .output()
+            .expect("decode");
+        assert!(out.status.success(), "decode failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for BridgeCapture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A decoded packet's capture time, in seconds since the epoch.
+fn packet_time(d: &Value) -> f64 {
+    d["time"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn epoch_s(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 // ---------------------------------------------------------------------
 // 1. Link flap
 // ---------------------------------------------------------------------
@@ -303,23 +372,7 @@ fn link_flap_ha_vip_and_keepalived() {
 fn sigkill_restart_removes_stale_vip_before_announcing() {
     let mut p = pair("kill2", 82, "1s", 200, 100);
     let (a, b) = (p.a, p.b);
-    let pcap = p.lab.dir.path().join("bridge.pcap");
-    let mut tcpdump = Command::new("ip")
-        .args([
-            "netns", "exec", &p.lab.hub, "tcpdump", "-i", "br0", "-n", "-U",
-        ])
-        .arg("-w")
-        .arg(&pcap)
-        .args(["vrrp or arp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump");
-    // The capture is running once a's adverts (every second) reach it.
-    let capturing = wait_until(SETTLE, || {
-        fs::metadata(&pcap).is_ok_and(|m| m.len() > 24 + 16 + 40)
-    });
-    assert!(capturing, "tcpdump on the bridge captured nothing");
+    let capture = BridgeCapture::start(&p.lab, "restart");
 
     p.lab.signal(p.pa, Signal::SIGKILL);
     assert!(
@@ -347,40 +400,22 @@ fn sigkill_restart_removes_stale_vip_before_announcing() {
     assert!(gone, "the stale VIP was never removed\n{}", p.lab.logs());
     assert_sole_holder(&p.lab, &[a, b], VIP, a);
 
-    let _ = kill(Pid::from_raw(tcpdump.id() as i32), Signal::SIGINT);
-    let _ = tcpdump.wait();
-    let out = Command::new(HA_VIP)
-        .args(["decode", "--json"])
-        .arg(&pcap)
-        .output()
-        .expect("decode");
-    assert!(out.status.success(), "decode failed");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let epoch = |t: SystemTime| {
-        t.duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64())
-    };
-    let restart_s = epoch(restart_at);
+    let packets = capture.finish();
+    let restart_s = epoch_s(restart_at);
     // What a sent after the restart: adverts from its address, and ARP
     // with its MAC as the sender.
     let mac_a = p.lab.nodes[a].mac.clone();
-    let first_from_a = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let first = packets
+        .iter()
         .filter(|d| {
-            let t: f64 = d["time"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0.0);
             let from_a = (d["proto"] == "vrrp" && d["src"] == "192.0.2.11")
                 || (d["proto"] == "arp" && d["arp"]["sender_mac"] == mac_a.as_str());
-            t > restart_s && from_a
+            packet_time(d) > restart_s && from_a
         })
-        .filter_map(|d| d["time"].as_str().and_then(|s| s.parse::<f64>().ok()))
-        .reduce(f64::min);
-    let first =
-        first_from_a.unwrap_or_else(|| panic!("no packet from a after the restart:\n{text}"));
-    let gone_s = epoch(gone_seen_at.unwrap_or(UNIX_EPOCH));
+        .map(packet_time)
+        .reduce(f64::min)
+        .unwrap_or_else(|| panic!("no packet from a after the restart:\n{packets:#?}"));
+    let gone_s = epoch_s(gone_seen_at.unwrap_or(UNIX_EPOCH));
     eprintln!(
         "restart +{:.3} s: stale VIP seen gone; +{:.3} s: first packet from a",
         gone_s - restart_s,
@@ -629,6 +664,54 @@ fn interface_deleted_and_recreated() {
     assert!(
         p.lab.is_running(p.pa) && p.lab.is_running(p.pb),
         "a daemon died\n{}",
+        p.lab.logs()
+    );
+}
+
+/// eth0 gets a new MAC address (down, `ip link set address`, up), as
+/// when a NIC is replaced or a bond changes its address: the router's
+/// gratuitous ARPs afterwards carry the new MAC, never the old one, so
+/// clients are not sent to an address that no longer exists. Read from a
+/// capture on the bridge.
+#[test]
+fn mac_change_is_used_by_later_announcements() {
+    let mut p = pair("macchg", 89, "100ms", 200, 100);
+    let (a, b) = (p.a, p.b);
+    let old_mac = p.lab.nodes[a].mac.clone();
+    let new_mac = "02:00:00:00:aa:0b".to_string();
+    let capture = BridgeCapture::start(&p.lab, "macchg");
+    let changed_at = SystemTime::now();
+    sh(&format!(
+        "ip -n {ns} link set eth0 down && ip -n {ns} link set eth0 address {new_mac} && ip -n {ns} link set eth0 up",
+        ns = p.lab.ns(a)
+    ));
+    p.lab.nodes[a].mac = new_mac.clone();
+    // a left on link down, b took over, a preempts back: a announces anew.
+    assert!(
+        wait_router(&p.sock_a, "vip", SETTLE, |r| {
+            r["state"] == "Active"
+                && r["transitions"]["Initialize: interface down"].as_u64() == Some(1)
+        }),
+        "a did not become Active again\n{}",
+        p.lab.logs()
+    );
+    assert_sole_holder(&p.lab, &[a, b], VIP, a);
+    let packets = capture.finish();
+    let garps: Vec<String> = packets
+        .iter()
+        .filter(|d| packet_time(d) > epoch_s(changed_at))
+        .filter(|d| d["proto"] == "arp" && d["arp"]["gratuitous"] == true)
+        .filter(|d| d["arp"]["sender_ip"] == VIP)
+        .filter_map(|d| d["arp"]["sender_mac"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        garps.contains(&new_mac),
+        "no gratuitous ARP with a's new MAC after the change: {garps:?}\n{}",
+        p.lab.logs()
+    );
+    assert!(
+        !garps.contains(&old_mac),
+        "gratuitous ARP with a's old MAC {old_mac} after the change: {garps:?}\n{}",
         p.lab.logs()
     );
 }

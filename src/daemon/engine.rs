@@ -1034,6 +1034,13 @@ impl Engine {
                         self.start(i).await;
                         continue;
                     }
+                    // A new MAC (NIC replaced, bond failover): later
+                    // gratuitous ARPs and NAs must carry it, or clients are
+                    // sent to an address nobody answers.
+                    if let Some(mac) = link.mac.filter(|m| *m != run.mac) {
+                        info!(router = %slot.cfg.name, "interface {} has a new MAC address", link.name);
+                        run.mac = mac;
+                    }
                     if run.link_up != link.up {
                         run.link_up = link.up;
                         if link.up {
