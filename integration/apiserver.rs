@@ -36,6 +36,9 @@ pub enum Mode {
     ShuttingDown,
     /// The port is closed (the process is gone).
     Closed,
+    /// TCP connections are accepted and then never answered: no TLS
+    /// handshake, no HTTP (a wedged process, a full accept queue upstream).
+    Hang,
 }
 
 pub struct StandIn {
@@ -62,7 +65,7 @@ fn body(mode: Mode) -> (StatusCode, String) {
         }
     };
     match mode {
-        Mode::Ready | Mode::Closed => (StatusCode::OK, "ok".into()),
+        Mode::Ready | Mode::Closed | Mode::Hang => (StatusCode::OK, "ok".into()),
         Mode::NotReady | Mode::ShuttingDown => {
             let mut b = String::new();
             b.push_str(&line("ping", true));
@@ -117,6 +120,8 @@ impl StandIn {
 async fn serve(acceptor: TlsAcceptor, mode: Arc<Mutex<Mode>>, stop: Arc<AtomicBool>) {
     let current = |m: &Mutex<Mode>| m.lock().map(|g| *g).unwrap_or(Mode::Closed);
     let mut listener: Option<tokio::net::TcpListener> = None;
+    // Connections accepted in `Mode::Hang`, held open and never read.
+    let mut hung = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         if current(&mode) == Mode::Closed {
             listener = None;
@@ -139,6 +144,10 @@ async fn serve(acceptor: TlsAcceptor, mode: Arc<Mutex<Mode>>, stop: Arc<AtomicBo
         else {
             continue;
         };
+        if current(&mode) == Mode::Hang {
+            hung.push(tcp);
+            continue;
+        }
         let acceptor = acceptor.clone();
         let mode = Arc::clone(&mode);
         tokio::spawn(async move {
@@ -154,7 +163,13 @@ async fn serve(acceptor: TlsAcceptor, mode: Arc<Mutex<Mode>>, stop: Arc<AtomicBo
                 };
                 let mut r = Response::new(Full::new(Bytes::from(text)));
                 *r.status_mut() = code;
-                async move { Ok::<_, Infallible>(r) }
+                async move {
+                    // A kept-alive connection opened before the hang hangs too.
+                    if m == Mode::Hang {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok::<_, Infallible>(r)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), svc)

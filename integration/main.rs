@@ -7,6 +7,7 @@
 //! decide an outcome.
 
 mod apiserver;
+mod faults;
 #[path = "../tests/health_support/mod.rs"]
 mod health_support;
 mod hostile;

@@ -1046,6 +1046,13 @@ impl Engine {
                         self.start(i).await;
                         continue;
                     }
+                    // A new MAC (NIC replaced, bond failover): later
+                    // gratuitous ARPs and NAs must carry it, or clients are
+                    // sent to an address nobody answers.
+                    if let Some(mac) = link.mac.filter(|m| *m != run.mac) {
+                        info!(router = %slot.cfg.name, "interface {} has a new MAC address", link.name);
+                        run.mac = mac;
+                    }
                     if run.link_up != link.up {
                         run.link_up = link.up;
                         if link.up {
@@ -1068,6 +1075,11 @@ impl Engine {
                     if hit {
                         warn!(router = %self.routers[i].cfg.name, "interface {name} removed; waiting for it");
                         self.stop(i, false).await;
+                        // Status shows why it is not running, as for an
+                        // interface missing at start.
+                        if let Some(slot) = self.routers.get_mut(i) {
+                            slot.waiting = Some(format!("waiting for interface {name} to appear"));
+                        }
                     }
                 }
                 self.close_unused_sockets();
