@@ -225,7 +225,15 @@ impl BridgeCapture {
         let pcap = lab.dir.path().join(format!("{name}.pcap"));
         let child = Command::new("ip")
             .args([
-                "netns", "exec", &lab.hub, "tcpdump", "-i", "br0", "-n", "-U",
+                "netns",
+                "exec",
+                &lab.hub,
+                "tcpdump",
+                "-i",
+                "br0",
+                "-n",
+                "-U",
+                "--immediate-mode",
             ])
             .arg("-w")
             .arg(&pcap)
@@ -714,6 +722,51 @@ fn mac_change_is_used_by_later_announcements() {
         "gratuitous ARP with a's old MAC {old_mac} after the change: {garps:?}\n{}",
         p.lab.logs()
     );
+}
+
+/// The MAC changes while the link stays up (veth allows it, as bonds do):
+/// the Active router re-announces at once with the new MAC, with no state
+/// change, so clients do not wait for their ARP cache to expire.
+#[test]
+fn mac_change_while_active_is_announced_at_once() {
+    let mut p = pair("macup", 88, "1s", 200, 100);
+    let (a, b) = (p.a, p.b);
+    let new_mac = "02:00:00:00:bb:0b".to_string();
+    let before = router(&p.sock_a, "vip").expect("status");
+    let capture = BridgeCapture::start(&p.lab, "macup");
+    let changed_at = SystemTime::now();
+    sh(&format!(
+        "ip -n {} link set eth0 address {new_mac}",
+        p.lab.ns(a)
+    ));
+    p.lab.nodes[a].mac = new_mac.clone();
+    // The re-announcement is immediate; the regular second burst would only
+    // come after `announce.delay` (5 s) of a takeover, and there is none.
+    let seen = wait_until(Duration::from_secs(3), || {
+        p.lab.log(p.pa).contains("has a new MAC address")
+    });
+    assert!(seen, "the MAC change was not noticed\n{}", p.lab.logs());
+    std::thread::sleep(Duration::from_millis(300));
+    let packets = capture.finish();
+    let garps: Vec<f64> = packets
+        .iter()
+        .filter(|d| d["proto"] == "arp" && d["arp"]["gratuitous"] == true)
+        .filter(|d| d["arp"]["sender_mac"] == new_mac.as_str())
+        .map(packet_time)
+        .collect();
+    let first = garps.first().copied();
+    assert!(
+        first.is_some_and(|t| t - epoch_s(changed_at) < 2.0),
+        "no gratuitous ARP with the new MAC within 2 s: {garps:?}\n{}",
+        p.lab.logs()
+    );
+    let after = router(&p.sock_a, "vip").expect("status");
+    assert_eq!(after["state"], "Active");
+    assert_eq!(
+        after["transitions"], before["transitions"],
+        "no state change"
+    );
+    assert_sole_holder(&p.lab, &[a, b], VIP, a);
 }
 
 // ---------------------------------------------------------------------

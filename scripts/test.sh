@@ -28,7 +28,7 @@ need() {
     fail=1
   fi
 }
-for c in cargo keepalived tcpdump tshark ip; do need "$c"; done
+for c in cargo keepalived tcpdump tshark ip faketime; do need "$c"; done
 if ! /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1; then
   echo "test.sh: MISSING PREREQUISITE python3-scapy for /usr/bin/python3 (run: sudo scripts/install-prereqs.sh)" >&2
   fail=1

@@ -525,6 +525,17 @@ impl VirtualRouter {
         self.startup(now);
     }
 
+    /// The interface's MAC address changed (NIC replaced, bond failover).
+    /// An Active router announces again at once, so hosts learn the new
+    /// binding now rather than when their cache expires (RFC 9568 6.4.3
+    /// wants hosts to reach the Active router's MAC).
+    pub fn link_address_changed(&mut self, now: Instant) {
+        if self.state == State::Active {
+            let repeat = self.cfg.announce.repeat;
+            self.start_burst(now, repeat);
+        }
+    }
+
     /// Hand the addresses over at once while staying in the election: if
     /// Active, send one advert with priority 0 (the Backups wait only
     /// Skew_Time) and become Backup at the current effective priority.

@@ -1052,8 +1052,15 @@ impl Engine {
                     if let Some(mac) = link.mac.filter(|m| *m != run.mac) {
                         info!(router = %slot.cfg.name, "interface {} has a new MAC address", link.name);
                         run.mac = mac;
+                        // Without a virtual MAC, clients must learn the new
+                        // one: the core re-announces if Active.
+                        if run.vmac.is_none() {
+                            run.vr.link_address_changed(now);
+                        }
                     }
-                    if run.link_up != link.up {
+                    if run.link_up == link.up {
+                        self.drain(i).await;
+                    } else {
                         run.link_up = link.up;
                         if link.up {
                             info!(router = %slot.cfg.name, "interface {} up", link.name);
