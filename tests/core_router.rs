@@ -51,7 +51,7 @@ fn run(r: &mut VirtualRouter, t0: Instant, until: Instant) -> Vec<(Duration, Act
 }
 
 #[test]
-fn becoming_active_orders_state_addresses_advert_announce() {
+fn becoming_active_orders_state_advert_addresses_announce() {
     let t0 = Instant::now();
     let mut r = VirtualRouter::new(cfg4(100, 1, 100));
     assert_eq!(r.state(), State::Initialize);
@@ -73,11 +73,13 @@ fn becoming_active_orders_state_addresses_advert_announce() {
             to: State::Active,
             reason: Reason::MasterDownTimerExpired,
         },
-        Action::AddAddresses,
+        // The advert first (peers learn at once), then the addresses, then
+        // the announcements (RFC 9568 6.4.2; keepalived's order).
         Action::SendAdvert {
             priority: 100,
             max_advert_interval_cs: 100,
         },
+        Action::AddAddresses,
     ];
     // keepalived defaults: 5 messages at once.
     expected.extend([Action::Announce; 5]);

@@ -907,8 +907,13 @@ impl VirtualRouter {
         self.change_state(now, State::Active, reason);
         self.stop_timers();
         self.preempt_hold_until = None;
-        self.actions.push_back(Action::AddAddresses);
+        // RFC 9568 6.4.1/6.4.2: the advert goes out first, so peers learn
+        // of the new Active router without waiting for the kernel to add
+        // the addresses (a netlink round trip); the gratuitous ARPs / NAs
+        // come after the addresses, so the replies they invite are answered.
+        // keepalived orders it the same way.
         self.send_advert(self.effective_priority);
+        self.actions.push_back(Action::AddAddresses);
         self.adver_at = Some(later(now, self.advert_interval()));
         self.active_router = Some(ActiveRouter {
             address: self.cfg.primary_address,

@@ -35,6 +35,8 @@ use crate::wire::{self, Family};
 const TX_BUF: usize = 8 + 255 * 16;
 /// Receive buffer: the largest IPv4 datagram.
 const RX_BUF: usize = 65_535;
+/// At most one split-brain log line per peer in this time (all counted).
+const SPLIT_BRAIN_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Packets read from one socket before the loop looks at other inputs.
 const RX_BURST: usize = 64;
 
@@ -233,6 +235,8 @@ struct Slot {
     transitions: BTreeMap<String, u64>,
     announcements_sent: u64,
     last_takeover: Option<SystemTime>,
+    /// The last split brain logged (peer, when), for the log's rate limit.
+    split_brain_logged: Option<(IpAddr, Instant)>,
 }
 
 pub struct Engine {
@@ -499,13 +503,19 @@ impl Engine {
             // For captures: the whole datagram (IPv6 headers are rebuilt
             // from what the kernel reported).
             let rebuilt;
+            // The advert's arrival, from the kernel's receive timestamp: the
+            // Master_Down_Timer runs from there (RFC 9568 6.4.2).
+            let now = Instant::now()
+                .checked_sub(rx.age())
+                .unwrap_or_else(Instant::now);
             let (parsed, datagram): (_, &[u8]) = match rx {
-                Rx::V4 { datagram } => (wire::parse_ipv4(datagram, &opts), datagram),
+                Rx::V4 { datagram, .. } => (wire::parse_ipv4(datagram, &opts), datagram),
                 Rx::V6 {
                     src,
                     dst,
                     hop_limit,
                     payload,
+                    ..
                 } => {
                     rebuilt = if self.cap.active() {
                         capture::ip_datagram(IpAddr::V6(src), IpAddr::V6(dst), hop_limit, payload)
@@ -518,7 +528,6 @@ impl Engine {
                     )
                 }
             };
-            let now = Instant::now();
             let received = match parsed {
                 Ok(r) => r,
                 Err(e) => {
@@ -607,7 +616,12 @@ impl Engine {
                 .and_then(|r| r.vr.poll_timeout())
                 .is_some_and(|d| d <= now);
             if due {
-                if let Some(run) = self.routers[i].run.as_mut() {
+                let slot = &mut self.routers[i];
+                if let Some(run) = slot.run.as_mut() {
+                    if let Some(deadline) = run.vr.poll_timeout() {
+                        tracing::trace!(router = %slot.cfg.name,
+                            late_us = now.saturating_duration_since(deadline).as_micros() as u64, "timer");
+                    }
                     run.vr.handle_timeout(now);
                 }
                 self.drain(i).await;
@@ -641,11 +655,21 @@ impl Engine {
                     our_priority,
                     yielded,
                 } => {
-                    let name = &slot.cfg.name;
-                    warn!(router = %name, vrid = slot.cfg.vrid, ours = %run.source, %peer, our_priority, peer_priority,
-                        "{name}: split brain: {peer} (priority {peer_priority}) is Active too; we are {} (priority {our_priority}): {}",
-                        run.source,
-                        if yielded { "yielding to it" } else { "asserting with an advert" });
+                    // Every event is counted (splitBrainEvents); the log
+                    // gets a new peer, a yield, or one line a minute, so a
+                    // flood from the link cannot flood the log.
+                    let now = Instant::now();
+                    let quiet = slot.split_brain_logged.is_some_and(|(p, at)| {
+                        p == peer && now.saturating_duration_since(at) < SPLIT_BRAIN_LOG_EVERY
+                    });
+                    if yielded || !quiet {
+                        slot.split_brain_logged = Some((peer, now));
+                        let name = &slot.cfg.name;
+                        warn!(router = %name, vrid = slot.cfg.vrid, ours = %run.source, %peer, our_priority, peer_priority,
+                            "{name}: split brain: {peer} (priority {peer_priority}) is Active too; we are {} (priority {our_priority}): {}",
+                            run.source,
+                            if yielded { "yielding to it" } else { "asserting with an advert" });
+                    }
                 }
                 Action::StateChanged { from, to, reason } => {
                     let priority = run.vr.effective_priority();
@@ -1240,6 +1264,7 @@ impl Slot {
             transitions: BTreeMap::new(),
             announcements_sent: 0,
             last_takeover: None,
+            split_brain_logged: None,
         }
     }
 }
