@@ -237,6 +237,8 @@ struct Slot {
     last_takeover: Option<SystemTime>,
     /// The last split brain logged (peer, when), for the log's rate limit.
     split_brain_logged: Option<(IpAddr, Instant)>,
+    /// The core's `poll_timeout()`, cached after every drain.
+    deadline: Option<Instant>,
 }
 
 pub struct Engine {
@@ -281,7 +283,7 @@ impl Engine {
     fn next_deadline(&self) -> Option<Instant> {
         self.routers
             .iter()
-            .filter_map(|s| s.run.as_ref()?.vr.poll_timeout())
+            .filter_map(|s| s.deadline)
             .chain(self.cap.next_deadline())
             .min()
     }
@@ -610,11 +612,7 @@ impl Engine {
         let now = Instant::now();
         self.cap.expire(now);
         for i in 0..self.routers.len() {
-            let due = self.routers[i]
-                .run
-                .as_ref()
-                .and_then(|r| r.vr.poll_timeout())
-                .is_some_and(|d| d <= now);
+            let due = self.routers[i].deadline.is_some_and(|d| d <= now);
             if due {
                 let slot = &mut self.routers[i];
                 if let Some(run) = slot.run.as_mut() {
@@ -636,9 +634,14 @@ impl Engine {
                 return;
             };
             let Some(run) = slot.run.as_mut() else {
+                slot.deadline = None;
                 return;
             };
             let Some(action) = run.vr.poll_action() else {
+                // Every input to a router ends here: cache its next
+                // deadline, so the loop's earliest-deadline scan and the
+                // timer sweep read one field instead of asking every core.
+                slot.deadline = run.vr.poll_timeout();
                 return;
             };
             match action {
@@ -1265,6 +1268,7 @@ impl Slot {
             announcements_sent: 0,
             last_takeover: None,
             split_brain_logged: None,
+            deadline: None,
         }
     }
 }

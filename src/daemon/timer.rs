@@ -49,13 +49,24 @@ impl DeadlineTimer {
         Ok(DeadlineTimer { fd, armed: None })
     }
 
-    /// Arm for `deadline` (None: disarm). Does nothing when unchanged.
+    /// Arm for `deadline` (None: disarm). The timer is re-armed only when
+    /// the deadline moves *earlier* (or none is armed): a later one is
+    /// left to the armed timer, which then fires with nothing due and is
+    /// armed again. A Backup hears an advert every interval from each
+    /// Active router and each pushes its Master_Down_Timer back; re-arming
+    /// every time was one timerfd_settime per received advert, now it is
+    /// one wake per Master_Down_Interval.
     pub fn set(&mut self, deadline: Option<Instant>) -> io::Result<()> {
-        if deadline == self.armed {
+        let earlier = match (deadline, self.armed) {
+            (Some(d), Some(a)) => d < a,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !earlier {
             return Ok(());
         }
         match deadline {
-            None => self.fd.get_ref().0.unset().map_err(io::Error::from)?,
+            None => {}
             Some(d) => {
                 // Relative to now: std's Instant is CLOCK_MONOTONIC but
                 // opaque. A deadline already past fires at once (1 ns).
@@ -127,14 +138,24 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn a_past_deadline_fires_at_once_and_unset_never_fires() {
+    async fn a_past_deadline_fires_at_once_and_a_later_one_waits_for_the_armed() {
         let mut t = DeadlineTimer::new().unwrap();
         t.set(Some(Instant::now() - Duration::from_millis(5)))
             .unwrap();
         std::future::poll_fn(|cx| t.poll_expired(cx)).await.unwrap();
-        t.set(Some(Instant::now() + Duration::from_millis(1)))
-            .unwrap();
-        t.set(None).unwrap();
+        // Armed at +10 ms; a later deadline does not re-arm, an earlier does.
+        let t0 = Instant::now();
+        t.set(Some(t0 + Duration::from_millis(10))).unwrap();
+        t.set(Some(t0 + Duration::from_millis(500))).unwrap();
+        t.set(Some(t0 + Duration::from_millis(3))).unwrap();
+        std::future::poll_fn(|cx| t.poll_expired(cx)).await.unwrap();
+        let fired = t0.elapsed();
+        assert!(fired >= Duration::from_millis(3), "fired early: {fired:?}");
+        assert!(
+            fired < Duration::from_millis(500),
+            "the earlier deadline was not armed"
+        );
+        // Nothing armed now: it never fires.
         let r = tokio::time::timeout(
             Duration::from_millis(20),
             std::future::poll_fn(|cx| t.poll_expired(cx)),
