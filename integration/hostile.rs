@@ -32,20 +32,6 @@ const GROUP: &str = "224.0.0.18";
 /// How long a counter may take to show a packet on a loaded machine.
 const COUNT_DEADLINE: Duration = Duration::from_secs(20);
 
-fn status_json(socket: &Path) -> Value {
-    let out = Command::new(HA_VIP)
-        .args(["status", "--json", "--socket"])
-        .arg(socket)
-        .output()
-        .expect("run ha-vip status");
-    assert!(
-        out.status.success(),
-        "status failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
-}
-
 /// A map of counters (`drops` or `routers[0].counters`) as numbers.
 fn counters(v: &Value) -> BTreeMap<String, u64> {
     v.as_object()

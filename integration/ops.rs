@@ -7,20 +7,6 @@ use std::time::Duration;
 
 use crate::lab::*;
 
-fn status_json(socket: &std::path::Path) -> serde_json::Value {
-    let out = Command::new(HA_VIP)
-        .args(["status", "--json", "--socket"])
-        .arg(socket)
-        .output()
-        .expect("run ha-vip status");
-    assert!(
-        out.status.success(),
-        "status failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
-}
-
 /// Status shows the state, priorities, the Active router and the reason of
 /// the last change; the text view names the same things; the control
 /// socket is owner-only.

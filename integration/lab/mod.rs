@@ -420,3 +420,18 @@ pub fn keepalived_conf(
 vrrp_instance VI_{vrid} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {priority}\n  advert_int {advert_int}\n{extra}\n  virtual_ipaddress {{\n    {vip} dev eth0\n  }}\n}}\n"
     )
 }
+
+/// `ha-vip status --json` against a control socket.
+pub fn status_json(socket: &Path) -> serde_json::Value {
+    let out = Command::new(HA_VIP)
+        .args(["status", "--json", "--socket"])
+        .arg(socket)
+        .output()
+        .expect("run ha-vip status");
+    assert!(
+        out.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+}

@@ -735,6 +735,13 @@ impl VirtualRouter {
             // Preempt_Delay.
             self.preempt_hold_until = None;
         }
+        self.follow(now, src, advert);
+    }
+
+    /// Accept `src` as the Active router (RFC 9568 6.4.2): remember it,
+    /// learn its Max Advertise Interval as Master_Adver_Interval (v3; v2
+    /// intervals must match), and restart the Master_Down_Timer.
+    fn follow(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
         self.active_router = Some(ActiveRouter {
             address: src,
             priority: advert.priority,
@@ -791,18 +798,7 @@ impl VirtualRouter {
                 self.change_state(now, State::Backup, reason);
                 self.stop_timers();
                 self.actions.push_back(Action::RemoveAddresses);
-                self.active_router = Some(ActiveRouter {
-                    address: src,
-                    priority: advert.priority,
-                });
-                if self.cfg.version == Version::V3 {
-                    self.master_adver_interval_cs = advert.max_advert_interval_cs;
-                }
-                self.arm_master_down(
-                    now,
-                    self.master_down_interval(),
-                    Reason::MasterDownTimerExpired,
-                );
+                self.follow(now, src, advert);
             }
             None => {
                 // At most one answer per Advertisement_Interval: answering
