@@ -6,8 +6,16 @@
 //! assertions use generous deadlines and poll; none sleeps a fixed time to
 //! decide an outcome.
 
+mod apiserver;
+mod faults;
+#[path = "../tests/health_support/mod.rs"]
+mod health_support;
+mod hostile;
+mod k8s;
 mod lab;
+mod ops;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lab::*;
@@ -288,4 +296,176 @@ fn rfc_checksum_form_pairs() {
         None,
     );
     assert_sole_holder(&lab, &[a, b], VIP4, a);
+}
+
+/// `virtual_mac = true`: the Active router answers from the RFC virtual
+/// MAC 00:00:5e:00:01:{VRID} on a macvlan, so after a failover the client's
+/// neighbour entry does not even change; the Backup's macvlan stays down;
+/// a clean stop removes the macvlan.
+#[test]
+fn virtual_mac_keeps_the_clients_neighbour_entry() {
+    let mut lab = Lab::new("vmac");
+    let a = lab.add_node("a", 11);
+    let b = lab.add_node("b", 12);
+    let client = lab.add_node("cl", 50);
+    let pa = lab.start_ha_vip(
+        a,
+        &[(
+            "vip",
+            ha_router(58, 200, "192.0.2.100/24", "100ms", "virtual_mac = true"),
+        )],
+        None,
+    );
+    let pb = lab.start_ha_vip(
+        b,
+        &[(
+            "vip",
+            ha_router(58, 100, "192.0.2.100/24", "100ms", "virtual_mac = true"),
+        )],
+        None,
+    );
+    let holds = |lab: &Lab, n: usize| {
+        sh(&format!("ip -n {} -o addr show", lab.ns(n)))
+            .split_whitespace()
+            .any(|w| w == "192.0.2.100/24")
+    };
+    assert!(
+        wait_until(SETTLE, || holds(&lab, a) && !holds(&lab, b)),
+        "a should hold the VIP on its macvlan\n{}",
+        lab.logs()
+    );
+    let vmac = "00:00:5e:00:01:3a"; // VRID 58
+    let links_b = sh(&format!("ip -n {} -o link show", lab.ns(b)));
+    assert!(
+        links_b
+            .lines()
+            .any(|l| l.contains("vrrp4-") && l.contains("state DOWN")),
+        "the Backup's macvlan must be down:\n{links_b}"
+    );
+    let ok = wait_until(SETTLE, || {
+        lab.neighbour_mac(client, VIP4).as_deref() == Some(vmac)
+    });
+    assert!(
+        ok,
+        "client sees {:?}, expected the virtual MAC {vmac}\n{}",
+        lab.neighbour_mac(client, VIP4),
+        lab.logs()
+    );
+
+    lab.signal(pa, Signal::SIGTERM);
+    assert!(
+        wait_until(SETTLE, || holds(&lab, b) && !holds(&lab, a)),
+        "b did not take over\n{}",
+        lab.logs()
+    );
+    assert_eq!(lab.neighbour_mac(client, VIP4).as_deref(), Some(vmac));
+    let links_a = sh(&format!("ip -n {} -o link show", lab.ns(a)));
+    assert!(
+        !links_a.contains("vrrp4-"),
+        "a clean stop must remove the macvlan:\n{links_a}"
+    );
+    lab.signal(pb, Signal::SIGTERM);
+}
+
+/// What an operator sees when checksum forms do not match: ha-vip sends
+/// the RFC form (no pseudo-header) to keepalived 2.2.7, which only checks
+/// the pseudo-header form. keepalived never hears ha-vip and goes Active
+/// too (split brain); ha-vip hears keepalived (it accepts either form) and
+/// its status names the Active peer, while keepalived's log shows the
+/// checksum errors. Setting `send = "pseudo-header"` (the default) ends it.
+#[test]
+fn checksum_form_mismatch_with_keepalived_is_visible() {
+    let mut lab = Lab::new("ckmix");
+    let a = lab.add_node("a", 11);
+    let k = lab.add_node("k", 12);
+    let sock = lab.dir.path().join("a.sock");
+    let daemon = format!("[control]\nsocket = \"{}\"\n", sock.display());
+    lab.start_ha_vip(
+        a,
+        &[(
+            "vip",
+            ha_router(
+                59,
+                200,
+                "192.0.2.100/24",
+                "100ms",
+                "[checksum]\nsend = \"no-pseudo-header\"",
+            ),
+        )],
+        Some(&daemon),
+    );
+    let kp = lab.start_keepalived(k, &keepalived_conf(59, 100, "192.0.2.100/24", "0.1", 3, ""));
+    // Both end up holding the VIP: keepalived drops every advert of ours.
+    let both = wait_until(SETTLE, || lab.holders(&[a, k], VIP4) == vec![a, k]);
+    assert!(
+        both,
+        "expected a split brain, holders {:?}\n{}",
+        lab.holders(&[a, k], VIP4),
+        lab.logs()
+    );
+    let klog = lab.log(kp).to_lowercase();
+    assert!(
+        klog.contains("checksum"),
+        "keepalived's log should name the checksum:\n{}",
+        lab.log(kp)
+    );
+    // ha-vip hears keepalived's adverts while Active: it logs the split
+    // brain with both addresses and priorities, and counts it.
+    let ok = wait_until(SETTLE, || {
+        lab.log(0).contains("split brain: 192.0.2.12 (priority 100) is Active too; we are 192.0.2.11 (priority 200)")
+    });
+    assert!(ok, "no split-brain line in ha-vip's log\n{}", lab.logs());
+    let st = Command::new(HA_VIP)
+        .args(["status", "--json", "--socket"])
+        .arg(&sock)
+        .output()
+        .expect("status");
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).expect("json");
+    assert!(
+        st["routers"][0]["counters"]["splitBrainEvents"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{st}"
+    );
+}
+
+/// VRRPv2 with a simple-text password (auth type 1) beside keepalived's
+/// `authentication { auth_type PASS }`: one Active router. (No protection:
+/// the password is on the wire in clear; docs/security.md.)
+#[test]
+fn v2_simple_text_auth_with_keepalived() {
+    // Both orders: each side must accept the other's password, and send its
+    // own (a missing or wrong one makes the peer deaf to it: two holders).
+    for (ha_prio, ka_prio) in [(100, 150), (150, 100)] {
+        let mut lab = Lab::new("v2pass");
+        let a = lab.add_node("a", 11);
+        let k = lab.add_node("k", 12);
+        lab.start_ha_vip(
+            a,
+            &[(
+                "vip",
+                ha_router(
+                    60,
+                    ha_prio,
+                    "192.0.2.100/24",
+                    "1s",
+                    "version = 2\nauth_pass = \"s3cret\"",
+                ),
+            )],
+            None,
+        );
+        lab.start_keepalived(
+            k,
+            &keepalived_conf(
+                60,
+                ka_prio,
+                "192.0.2.100/24",
+                "1",
+                2,
+                "  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }",
+            ),
+        );
+        assert_sole_holder(&lab, &[a, k], VIP4, if ha_prio > ka_prio { a } else { k });
+    }
 }

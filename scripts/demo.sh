@@ -37,6 +37,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 cleanup 2>/dev/null || true
 WORK=$(mktemp -d /tmp/ha-vip-demo.XXXXXX)
 
@@ -53,7 +54,8 @@ esac
 
 echo "== building the lab: bridge + 4 namespaces"
 ip netns add "$HUB"
-ip -n "$HUB" link add br0 type bridge
+# Snooping off: VRRP and ARP flood to every port and to the capture.
+ip -n "$HUB" link add br0 type bridge mcast_snooping 0
 ip -n "$HUB" link set br0 up
 host=11
 for n in a b k client; do
@@ -105,7 +107,7 @@ vrrp_instance demo {
 EOF
 
 echo "== capturing VRRP and ARP on the bridge"
-ip netns exec "$HUB" tcpdump -i br0 -U -w "$WORK/demo.pcap" 'ip proto 112 or arp' >/dev/null 2>&1 &
+ip netns exec "$HUB" tcpdump -i br0 --immediate-mode -U -w "$WORK/demo.pcap" 'ip proto 112 or arp' >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 0.5
 
@@ -132,7 +134,8 @@ wait_holder() { # expected
 wait_holder node-a
 echo "   VIP $VIP is on: $(holder)"
 ip netns exec "$P-client" ping -c1 -W1 "$VIP" >/dev/null && echo "   client reaches $VIP via $(ip -n "$P-client" neigh show "$VIP" | awk '{print $5}') (node-a is $(ip -n $P-a link show eth0 | awk '/ether/{print $2}'))"
-grep -h -- "->" "$WORK/a.log" "$WORK/b.log" | sed 's/^/   log: /' | tail -4
+state_lines() { grep -h -- " -> " "$@" | sed -E 's/^([^ ]+) +INFO +/\1 /; s/ router=.*$//' | sed 's/^/   log: /'; }
+state_lines "$WORK/a.log" "$WORK/b.log" | sort | tail -4
 
 echo
 echo "== cutting node-a's link"
@@ -142,31 +145,37 @@ wait_holder node-b
 T1=$(date +%s.%N)
 echo "   VIP moved to: $(holder) ($(awk "BEGIN{printf \"%.0f\", ($T1-$T0)*1000}") ms by the wall clock, polled)"
 ip netns exec "$P-client" ping -c1 -W1 "$VIP" >/dev/null && echo "   client now reaches $VIP via $(ip -n "$P-client" neigh show "$VIP" | awk '{print $5}') (node-b is $(ip -n $P-b link show eth0 | awk '/ether/{print $2}'))"
-grep -h -- "->" "$WORK/b.log" | sed 's/^/   log: /' | tail -2
+state_lines "$WORK/b.log" | tail -2
 
 sleep 0.5
 echo
 echo "== what the wire says (ha-vip decode of the bridge capture, around the takeover)"
-# The last advert from node-a, then the first from node-b.
 "$BIN" decode "$WORK/demo.pcap" > "$WORK/decode.txt" || true
-last_a=$(grep -n "192.0.2.11 " "$WORK/decode.txt" | grep -i "vrrp" | tail -1 | cut -d: -f1)
-if [ -n "$last_a" ]; then
-  sed -n "$((last_a)),$((last_a + 6))p" "$WORK/decode.txt" | sed 's/^/   /'
+# Columns: FRAME TIME LINK: SRC > DST: ...
+ta=$(awk '$4 == "192.0.2.11" && / VRRPv3 /' "$WORK/decode.txt" | tail -1 | awk '{print $2}')
+if [ -n "$ta" ]; then
+  tb=$(awk -v ta="$ta" '$2 > ta && $4 == "192.0.2.12" && / VRRPv3 /' "$WORK/decode.txt" | head -1 | awk '{print $2}')
+  awk -v ta="$ta" -v tb="${tb:-0}" '$2 == ta || ($2 >= tb && $2 <= tb + 0.001)' "$WORK/decode.txt" | head -3 | sed 's/^/   /'
+  # node-b's first gratuitous ARP: the first one at or after its advert.
+  tg=$(awk -v tb="${tb:-0}" '$2 >= tb && / ARP / && /gratuitous/' "$WORK/decode.txt" | head -1 | awk '{print $2}')
+  if [ -n "$tb" ]; then
+    awk -v a="$ta" -v b="$tb" -v g="${tg:-0}" -v i="$INTERVAL" -v s="$KA_INT" 'BEGIN{
+      printf "   node-a last advert %.6f, node-b first advert %.6f: takeover %.1f ms after node-a went silent\n", a, b, (b-a)*1000;
+      if (g > 0) printf "   first gratuitous ARP from node-b %.1f ms after node-a went silent\n", (g-a)*1000;
+      printf "   Master_Down_Interval at priority 150 and %s: 3 x interval + (256-150)/256 x interval = %.1f ms\n", i, (3*s + (256-150)/256*s)*1000 }'
+  fi
 fi
-python_ts() { awk '{print $1}'; }
-ta=$(grep "192.0.2.11 " "$WORK/decode.txt" | grep -i vrrp | tail -1 | python_ts)
-tb=$(awk -v ta="$ta" '$0 ~ /192.0.2.12 / && tolower($0) ~ /vrrp/ && $1 > ta {print $1; exit}' "$WORK/decode.txt")
-if [ -n "$ta" ] && [ -n "$tb" ]; then
-  echo "   last advert of node-a at $ta, first advert of node-b at $tb:"
-  awk -v a="$ta" -v b="$tb" -v i="$INTERVAL" 'BEGIN{printf "   takeover %.1f ms after node-a went silent (Master_Down_Interval at priority 150 and %s: 3 x interval + skew)\n", (b-a)*1000, i}'
-fi
+echo "   (KEEP=1 $0 keeps the lab's files, the capture among them: $WORK/demo.pcap)"
 
 echo
 echo "== bringing node-a back: it has the higher priority and preempts"
 ip -n "$P-a" link set eth0 up
 wait_holder node-a
 echo "   VIP is on: $(holder)"
-grep -h -- "->" "$WORK/a.log" | sed 's/^/   log: /' | tail -3
+state_lines "$WORK/a.log" | tail -3
+echo
+echo "== ha-vip status on node-a"
+"$BIN" status --config "$WORK/a" | sed 's/^/   /'
 
 echo
 echo "== done; cleaning up (namespaces, processes, files)"

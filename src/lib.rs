@@ -8,11 +8,18 @@
 //!   (interface, VRID, family). Deterministic: time is an argument.
 //! - [`config`]: the configuration directory, validated into typed values.
 //! - [`decode`]: reading pcap/pcapng files for `ha-vip decode`.
+//! - [`import`]: `ha-vip import-keepalived`, keepalived.conf to router files.
+//! - [`manifest`]: `ha-vip manifest`, deployment files for a configuration.
 //! - [`net`] and [`daemon`]: the Linux shell that obeys the core.
 
+pub mod capture;
 pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod decode;
+pub mod health;
+pub mod import;
+pub mod manifest;
 pub mod net;
+pub mod status;
 pub mod wire;

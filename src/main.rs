@@ -23,6 +23,14 @@ enum Command {
     Check(ha_vip::config::CheckArgs),
     /// Print every VRRP, ARP and NA packet of a pcap/pcapng file with its verdict.
     Decode(ha_vip::decode::DecodeArgs),
+    /// Show the running daemon's routers, checks and counters.
+    Status(ha_vip::status::StatusArgs),
+    /// Record a pcapng of what the running daemon sends and receives.
+    Capture(ha_vip::status::CaptureArgs),
+    /// Turn the vrrp_instance blocks of a keepalived.conf into router files.
+    ImportKeepalived(ha_vip::import::ImportArgs),
+    /// Print a static pod, DaemonSet, RBAC or systemd unit for a configuration.
+    Manifest(ha_vip::manifest::ManifestArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +39,9 @@ fn main() -> ExitCode {
         Command::Run(args) => ha_vip::daemon::run_main(args),
         Command::Check(args) => ha_vip::config::check_main(args),
         Command::Decode(args) => ha_vip::decode::decode_main(args),
+        Command::Status(args) => ha_vip::status::status_main(args),
+        Command::Capture(args) => ha_vip::status::capture_main(args),
+        Command::ImportKeepalived(args) => ha_vip::import::import_main(args),
+        Command::Manifest(args) => ha_vip::manifest::manifest_main(args),
     }
 }

@@ -128,3 +128,49 @@ fn a_missing_directory_is_named_and_exits_1() {
         "{stderr}"
     );
 }
+
+/// Several nodes' directories at once: the tracked weight is checked
+/// against the other nodes' priorities.
+#[test]
+fn check_warns_when_a_weight_cannot_move_the_vip() {
+    let make = |prio: u8, weight: i32| {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("routers")).unwrap();
+        std::fs::write(
+            d.path().join("routers/api.toml"),
+            format!("interface = \"eth0\"\nvrid = 51\npriority = {prio}\naddresses = [\"192.0.2.100/24\"]\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("ha-vip.toml"),
+            format!("[k8s]\nenabled = true\nweight = {weight}\n"),
+        )
+        .unwrap();
+        d
+    };
+    let run = |dirs: &[&tempfile::TempDir]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ha-vip"));
+        cmd.arg("check");
+        for d in dirs {
+            cmd.arg("--config").arg(d.path());
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // 150 - 10 = 140 is not below 140: the VIP would not move.
+    let (a, b) = (make(150, -10), make(140, -10));
+    let err = run(&[&a, &b]);
+    assert!(err.contains("too small to move the VIP"), "{err}");
+    // -50 moves it: no such warning.
+    let (a, b) = (make(150, -50), make(140, -50));
+    let err = run(&[&a, &b]);
+    assert!(!err.contains("too small"), "{err}");
+    // One directory: a hint to pass the others.
+    let err = run(&[&a]);
+    assert!(err.contains("pass every node's directory"), "{err}");
+}

@@ -201,7 +201,10 @@ fn a_minimal_router_takes_every_default() {
     assert!(!d.k8s.enabled && !d.k8s.in_cluster);
     assert_eq!(d.k8s.api_server, "https://127.0.0.1:6443");
     assert_eq!(d.k8s.token, "");
-    assert_eq!(d.k8s.ca_cert, Path::new("/etc/kubernetes/pki/ca.crt"));
+    assert_eq!(
+        d.k8s.ca_cert.as_deref(),
+        Some(Path::new("/etc/kubernetes/pki/ca.crt"))
+    );
 }
 
 #[test]
@@ -724,7 +727,7 @@ fn daemon_file_values_are_kept_and_the_token_is_not_printed() {
     assert!(d.k8s.enabled && d.k8s.in_cluster);
     assert_eq!(d.k8s.api_server, "https://10.0.0.1:443");
     assert_eq!(d.k8s.token, "s3cret-token");
-    assert_eq!(d.k8s.ca_cert, Path::new("/tmp/ca.crt"));
+    assert_eq!(d.k8s.ca_cert.as_deref(), Some(Path::new("/tmp/ca.crt")));
     let shown = format!("{d:?}");
     assert!(!shown.contains("s3cret"), "{shown}");
     assert!(shown.contains("<redacted>"), "{shown}");

@@ -51,7 +51,7 @@ fn run(r: &mut VirtualRouter, t0: Instant, until: Instant) -> Vec<(Duration, Act
 }
 
 #[test]
-fn becoming_active_orders_state_addresses_advert_announce() {
+fn becoming_active_orders_state_advert_addresses_announce() {
     let t0 = Instant::now();
     let mut r = VirtualRouter::new(cfg4(100, 1, 100));
     assert_eq!(r.state(), State::Initialize);
@@ -73,11 +73,13 @@ fn becoming_active_orders_state_addresses_advert_announce() {
             to: State::Active,
             reason: Reason::MasterDownTimerExpired,
         },
-        Action::AddAddresses,
+        // The advert first (peers learn at once), then the addresses, then
+        // the announcements (RFC 9568 6.4.2; keepalived's order).
         Action::SendAdvert {
             priority: 100,
             max_advert_interval_cs: 100,
         },
+        Action::AddAddresses,
     ];
     // keepalived defaults: 5 messages at once.
     expected.extend([Action::Announce; 5]);
@@ -164,6 +166,13 @@ fn leaving_active_cancels_pending_announces() {
     assert_eq!(
         drain(&mut r),
         vec![
+            // Two Active routers: reported with both parties, then yielded.
+            Action::PeerActive {
+                peer: v4(2),
+                peer_priority: 200,
+                our_priority: 100,
+                yielded: true
+            },
             Action::StateChanged {
                 from: State::Active,
                 to: State::Backup,
@@ -172,8 +181,53 @@ fn leaving_active_cancels_pending_announces() {
             Action::RemoveAddresses
         ]
     );
+    assert_eq!(r.counters().split_brain_events, 1);
     // Only the Master_Down_Timer is left: no second announce burst.
     assert_eq!(r.poll_timeout(), Some(t0 + secs(4) + us(3_609_375)));
+}
+
+/// A flood of lower-priority adverts (anyone on the link can send them) is
+/// answered at most once per Advertisement_Interval: before, each one cost
+/// an advert and five broadcast ARPs (integration/hostile.rs measured
+/// 50,000 adverts and 250,000 ARPs out for 3 s of flood).
+#[test]
+fn active_answers_lower_priority_once_per_interval() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(150, 1, 100), t0);
+    run(&mut r, t0, t0 + secs(9));
+    let now = t0 + ms(9_200);
+    r.handle_advert(now, v4(2), &advert(100, 100)).unwrap();
+    assert_eq!(
+        drain(&mut r).len(),
+        7,
+        "the first one is reported and answered"
+    );
+    for i in 1..100 {
+        r.handle_advert(now + ms(i * 10 - 5), v4(3), &advert(100, 100))
+            .unwrap();
+    }
+    assert_eq!(drain(&mut r), vec![], "answered once per interval");
+    assert_eq!(r.state(), State::Active);
+    // Every one is counted as a split-brain event, reported or not.
+    assert_eq!(r.counters().split_brain_events, 100);
+    // One Advertisement_Interval after the answer, the next one is
+    // reported and answered again.
+    r.handle_advert(now + secs(1), v4(2), &advert(100, 100))
+        .unwrap();
+    let mut expected = vec![
+        Action::PeerActive {
+            peer: v4(2),
+            peer_priority: 100,
+            our_priority: 150,
+            yielded: false,
+        },
+        Action::SendAdvert {
+            priority: 150,
+            max_advert_interval_cs: 100,
+        },
+    ];
+    expected.extend([Action::Announce; 5]);
+    assert_eq!(drain(&mut r), expected);
 }
 
 #[test]
@@ -184,11 +238,20 @@ fn active_answers_lower_priority_at_once() {
     run(&mut r, t0, t0 + secs(9));
     let now = t0 + ms(9_200);
     r.handle_advert(now, v4(2), &advert(100, 100)).unwrap();
-    // The answer, then keepalived's lower-priority announce burst.
-    let mut expected = vec![Action::SendAdvert {
-        priority: 150,
-        max_advert_interval_cs: 100,
-    }];
+    // The split brain reported with both parties, the answer, then
+    // keepalived's lower-priority announce burst.
+    let mut expected = vec![
+        Action::PeerActive {
+            peer: v4(2),
+            peer_priority: 100,
+            our_priority: 150,
+            yielded: false,
+        },
+        Action::SendAdvert {
+            priority: 150,
+            max_advert_interval_cs: 100,
+        },
+    ];
     expected.extend([Action::Announce; 5]);
     assert_eq!(drain(&mut r), expected);
     // Adver_Timer restarted from the answer.

@@ -10,8 +10,8 @@ use ha_vip::wire::arp::ArpRepr;
 use ha_vip::wire::ethernet::{self, MacAddr, Sll2Repr, SllRepr};
 use ha_vip::wire::ndisc::{self, NeighborAdvertRepr};
 use ha_vip::wire::{
-    Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumPolicy, Family, Ipv4Header, ParseOptions,
-    Version, advert_len, emit_advert, parse_ipv4, parse_ipv6,
+    Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumPolicy, Family, Ipv4Header, Ipv6Header,
+    ParseOptions, Version, advert_len, emit_advert, parse_ip_packet, parse_ipv4, parse_ipv6,
 };
 use proptest::prelude::*;
 
@@ -229,6 +229,28 @@ proptest! {
         prop_assert_eq!(received.ttl, 255);
         prop_assert_eq!(received.checksum_form, expected_form);
 
+        // As a capture holds it: a whole IP packet of either version.
+        let whole = match (case.src, case.dst) {
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                let header = Ipv6Header {
+                    traffic_class: 0xc0,
+                    flow_label: 0,
+                    payload_len: u16::try_from(bytes.len()).expect("fits"),
+                    next_header: 112,
+                    hop_limit: 255,
+                    src: s,
+                    dst: d,
+                };
+                let mut out = vec![0u8; 40];
+                header.emit(&mut out).expect("40 bytes");
+                out.extend_from_slice(&bytes);
+                out
+            }
+            _ => bytes.clone(),
+        };
+        let captured = parse_ip_packet(&whole, &strict).expect("whole packet parse");
+        prop_assert_eq!(captured.advert, case.repr());
+
         // The lenient default accepts it too, with the same advert.
         let lenient = parse_case(&case, &bytes, &ParseOptions::default()).expect("default parse");
         prop_assert_eq!(lenient.advert, case.repr());
@@ -249,6 +271,7 @@ proptest! {
     ) {
         for opts in all_options() {
             let _ = parse_ipv4(&bytes, &opts);
+            let _ = parse_ip_packet(&bytes, &opts);
             let _ = parse_ipv6(src, dst, hop_limit, &bytes, &opts);
         }
     }

@@ -110,6 +110,9 @@ pub struct Lab {
     pub nodes: Vec<Node>,
     pub procs: Vec<Proc>,
     pub dir: tempfile::TempDir,
+    /// HA_VIP_LOG for daemons started from now on; per-packet detail is at
+    /// debug, so a test that counts log lines under load sets "info".
+    pub ha_vip_log: String,
 }
 
 impl Lab {
@@ -122,7 +125,7 @@ impl Lab {
         sh_quiet(&format!("ip netns del {hub}"));
         sh(&format!("ip netns add {hub}"));
         sh(&format!(
-            "ip -n {hub} link add br0 type bridge && ip -n {hub} link set br0 up && ip -n {hub} link set lo up"
+            "ip -n {hub} link add br0 type bridge mcast_snooping 0 && ip -n {hub} link set br0 up && ip -n {hub} link set lo up"
         ));
         let dir = tempfile::Builder::new()
             .prefix(&format!("ha-vip-{test}-"))
@@ -134,6 +137,7 @@ impl Lab {
             nodes: Vec::new(),
             procs: Vec::new(),
             dir,
+            ha_vip_log: "info,ha_vip=debug".to_string(),
         }
     }
 
@@ -208,7 +212,7 @@ impl Lab {
         let child = Command::new("ip")
             .args(["netns", "exec", self.ns(node), HA_VIP, "run", "--config"])
             .arg(&cfg)
-            .env("HA_VIP_LOG", "info,ha_vip=debug")
+            .env("HA_VIP_LOG", &self.ha_vip_log)
             .stdin(Stdio::null())
             .stdout(logf.try_clone().expect("dup"))
             .stderr(logf)
@@ -415,4 +419,19 @@ pub fn keepalived_conf(
         "global_defs {{\n  router_id ka{vrid}\n  vrrp_version {version}\n  vrrp_garp_master_delay 1\n  enable_script_security\n}}\n\
 vrrp_instance VI_{vrid} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {priority}\n  advert_int {advert_int}\n{extra}\n  virtual_ipaddress {{\n    {vip} dev eth0\n  }}\n}}\n"
     )
+}
+
+/// `ha-vip status --json` against a control socket.
+pub fn status_json(socket: &Path) -> serde_json::Value {
+    let out = Command::new(HA_VIP)
+        .args(["status", "--json", "--socket"])
+        .arg(socket)
+        .output()
+        .expect("run ha-vip status");
+    assert!(
+        out.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
 }

@@ -13,38 +13,118 @@ use super::{
 /// Arguments of `ha-vip check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The configuration directory.
-    #[arg(long, default_value = "/etc/ha-vip")]
-    pub config: PathBuf,
+    /// The configuration directory. Give it once per node (`--config
+    /// node1 --config node2 ...`) to also check the tracked-check weights
+    /// against the other nodes' priorities.
+    #[arg(long = "config", default_value = "/etc/ha-vip")]
+    pub configs: Vec<PathBuf>,
 }
 
-/// Exit 0 when the directory is valid (warnings or not), 1 when it is not;
-/// errors and warnings go to stderr, the summary to stdout.
+/// Exit 0 when every directory is valid (warnings or not), 1 when one is
+/// not; errors and warnings go to stderr, the summary to stdout.
 pub fn check_main(args: CheckArgs) -> ExitCode {
-    match load_dir(&args.config) {
-        Err(e) => {
-            for w in &e.warnings {
-                eprintln!("warning: {w}");
-            }
-            for error in &e.errors {
-                eprintln!("{error}");
-            }
-            eprintln!(
-                "ha-vip check: {} refused: {} error{}",
-                args.config.display(),
-                e.errors.len(),
-                if e.errors.len() == 1 { "" } else { "s" }
-            );
-            ExitCode::FAILURE
+    let mut loaded = Vec::new();
+    let mut failed = false;
+    for dir in &args.configs {
+        if args.configs.len() > 1 {
+            println!("== {}", dir.display());
         }
-        Ok(config) => {
-            print!("{}", summary(&config));
-            for w in config.warnings.iter().chain(&host_warnings(&config)) {
-                eprintln!("warning: {w}");
+        match load_dir(dir) {
+            Err(e) => {
+                for w in &e.warnings {
+                    eprintln!("warning: {w}");
+                }
+                for error in &e.errors {
+                    eprintln!("{error}");
+                }
+                eprintln!(
+                    "ha-vip check: {} refused: {} error{}",
+                    dir.display(),
+                    e.errors.len(),
+                    if e.errors.len() == 1 { "" } else { "s" }
+                );
+                failed = true;
             }
-            ExitCode::SUCCESS
+            Ok(config) => {
+                print!("{}", summary(&config));
+                for w in config.warnings.iter().chain(&host_warnings(&config)) {
+                    eprintln!("warning: {w}");
+                }
+                loaded.push(config);
+            }
         }
     }
+    for w in weight_warnings(&loaded) {
+        eprintln!("warning: {w}");
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The checks a router tracks, with their weights: `[k8s]` (when enabled
+/// and not opted out) and its `track` list.
+fn tracked(config: &Config, r: &Router) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    if config.daemon.k8s.enabled && r.track_k8s {
+        out.push(("k8s".to_string(), config.daemon.k8s.weight));
+    }
+    out.extend(r.track.iter().map(|t| (t.check.clone(), t.weight)));
+    out
+}
+
+/// Tracked-check weights against the priorities of the same virtual router
+/// (VRID and family) on every node given: a weight too small to move the
+/// VIP, or one that collapses the order when every node fails, is warned
+/// about. With one directory only the node's own problems can be seen.
+pub fn weight_warnings(configs: &[Config]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut groups: std::collections::BTreeMap<(u8, u8), Vec<(&Config, &Router)>> =
+        std::collections::BTreeMap::new();
+    for c in configs {
+        for r in &c.routers {
+            let fam = match r.family {
+                crate::wire::Family::Ipv4 => 4,
+                crate::wire::Family::Ipv6 => 6,
+            };
+            groups.entry((r.vrid, fam)).or_default().push((c, r));
+        }
+    }
+    for ((vrid, fam), members) in groups {
+        for (c, r) in &members {
+            if r.priority == super::OWNER_PRIORITY && !tracked(c, r).is_empty() {
+                out.push(format!(
+                    "{}: priority 255 (address owner) stays 255: its tracked checks never move the VIP",
+                    r.path.display()
+                ));
+            }
+        }
+        if members.len() < 2 {
+            if configs.len() == 1 && members.iter().any(|(c, r)| !tracked(c, r).is_empty()) {
+                out.push(format!(
+                    "VRID {vrid} (IPv{fam}): pass every node's directory (--config A --config B ...) to check the tracked weights against the other nodes' priorities"
+                ));
+            }
+            continue;
+        }
+        let priorities: Vec<u8> = members.iter().map(|(_, r)| r.priority).collect();
+        // The weight that matters is the one of the node that holds the
+        // VIP: the highest priority.
+        let Some((top_c, top_r)) = members.iter().max_by_key(|(_, r)| r.priority) else {
+            continue;
+        };
+        for (check, weight) in tracked(top_c, top_r) {
+            if let Some(w) = crate::health::weight_warning(&priorities, weight) {
+                out.push(format!(
+                    "VRID {vrid} (IPv{fam}), check {check:?} in {}: {w}",
+                    top_r.path.display()
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Warnings that depend on the host the check runs on. Only warnings:

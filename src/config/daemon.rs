@@ -2,6 +2,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::health::{self, CheckKind, CheckSpec};
 
 use super::diag::FileDiags;
 use super::reader::{Got, Table};
@@ -15,6 +18,28 @@ pub struct DaemonConfig {
     pub control: ControlConfig,
     pub log: LogConfig,
     pub k8s: K8sConfig,
+    pub capture: CaptureConfig,
+    pub metrics: MetricsConfig,
+    /// `[checks.NAME]`: generic health checks routers can track.
+    pub checks: Vec<CheckSpec>,
+}
+
+/// `[capture]`: a rotating pcapng of every VRRP packet sent and received
+/// and every ARP/NA sent. Off unless `dir` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureConfig {
+    pub dir: Option<PathBuf>,
+    /// A file is rotated when it reaches this size.
+    pub max_file_bytes: u64,
+    /// Files kept, the current one included.
+    pub max_files: u32,
+}
+
+/// `[metrics]`: Prometheus text on `listen` (`/metrics`, `/healthz`). Off
+/// unless `listen` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +74,21 @@ pub struct K8sConfig {
     pub api_server: String,
     /// Bearer token; empty: none (`/readyz` is often anonymous).
     pub token: String,
-    pub ca_cert: PathBuf,
+    /// A file holding the token, re-read on every probe (bound tokens
+    /// rotate); wins over `token`.
+    pub token_file: Option<PathBuf>,
+    /// The cluster CA; `None` (`ca_cert = ""`): no verification, warned.
+    pub ca_cert: Option<PathBuf>,
+    /// The name verified in the API server's certificate.
+    pub server_name: String,
+    /// `/readyz` checks to leave out (`?exclude=NAME`).
+    pub exclude: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// How long a new result must hold before the priority changes.
+    pub stability: Duration,
+    /// Added to the priority of every tracking router while failed.
+    pub weight: i32,
 }
 
 /// The token is a secret: never in logs or `check` output.
@@ -67,7 +106,14 @@ impl fmt::Debug for K8sConfig {
                     "<redacted>"
                 },
             )
+            .field("token_file", &self.token_file)
             .field("ca_cert", &self.ca_cert)
+            .field("server_name", &self.server_name)
+            .field("exclude", &self.exclude)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("stability", &self.stability)
+            .field("weight", &self.weight)
             .finish()
     }
 }
@@ -88,8 +134,22 @@ impl Default for DaemonConfig {
                 in_cluster: false,
                 api_server: "https://127.0.0.1:6443".to_string(),
                 token: String::new(),
-                ca_cert: PathBuf::from("/etc/kubernetes/pki/ca.crt"),
+                token_file: None,
+                ca_cert: Some(PathBuf::from("/etc/kubernetes/pki/ca.crt")),
+                server_name: health::DEFAULT_SERVER_NAME.to_string(),
+                exclude: Vec::new(),
+                interval: health::DEFAULT_K8S_INTERVAL,
+                timeout: health::DEFAULT_K8S_TIMEOUT,
+                stability: health::DEFAULT_K8S_STABILITY,
+                weight: health::DEFAULT_K8S_WEIGHT,
             },
+            checks: Vec::new(),
+            capture: CaptureConfig {
+                dir: None,
+                max_file_bytes: 10 * 1024 * 1024,
+                max_files: 5,
+            },
+            metrics: MetricsConfig { listen: None },
         }
     }
 }
@@ -119,6 +179,223 @@ fn absolute_path(
         }
         other => other.or(String::new()).map(|_| default),
     }
+}
+
+/// An optional absolute path (`""` or absent: none).
+fn optional_path(
+    d: &mut FileDiags<'_>,
+    t: &mut Table<'_>,
+    key: &'static str,
+) -> Option<Option<PathBuf>> {
+    match t.string(d, key) {
+        Got::Set(s, _) if s.is_empty() => Some(None),
+        Got::Set(s, span) => {
+            if Path::new(&s).is_absolute() {
+                Some(Some(PathBuf::from(s)))
+            } else {
+                d.error(
+                    &span,
+                    &t.name(key),
+                    format!("must be an absolute path, got {s:?}"),
+                );
+                None
+            }
+        }
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+    }
+}
+
+/// A duration in 0..=1h.
+fn bounded_duration(
+    d: &mut FileDiags<'_>,
+    t: &mut Table<'_>,
+    key: &'static str,
+    default: Duration,
+) -> Option<Duration> {
+    match t.duration(d, key) {
+        Got::Set(v, span) if v > Duration::from_secs(3600) => {
+            d.error(&span, &t.name(key), "must be at most 1h");
+            None
+        }
+        other => other.or(default),
+    }
+}
+
+/// `interval` (10ms..=1h) and `timeout` (1ms..=interval... at most 1h): a
+/// probe's timeout bounds how long a hung service can take.
+fn interval_timeout(
+    d: &mut FileDiags<'_>,
+    t: &mut Table<'_>,
+    interval_default: Duration,
+    timeout_default: Duration,
+) -> (Option<Duration>, Option<Duration>) {
+    let interval = match t.duration(d, "interval") {
+        Got::Set(v, span) if v < Duration::from_millis(10) || v > Duration::from_secs(3600) => {
+            d.error(&span, &t.name("interval"), "must be in 10ms..=1h");
+            None
+        }
+        other => other.or(interval_default),
+    };
+    let timeout = match t.duration(d, "timeout") {
+        Got::Set(v, span) if v.is_zero() || v > Duration::from_secs(3600) => {
+            d.error(&span, &t.name("timeout"), "must be in 1ms..=1h");
+            None
+        }
+        other => other.or(timeout_default),
+    };
+    (interval, timeout)
+}
+
+/// One `[checks.NAME]` table.
+fn read_check(
+    d: &mut FileDiags<'_>,
+    name: String,
+    name_span: super::reader::Span,
+    mut t: Table<'_>,
+) -> Option<CheckSpec> {
+    let errors_before = d.errors.len();
+    if name == "k8s" || !valid_check_name(&name) {
+        d.error(
+            &name_span,
+            &format!("checks.{name}"),
+            "a check name is 1-64 of [A-Za-z0-9._-] and not \"k8s\" (the [k8s] check's name)",
+        );
+    }
+    let kind = match t.string(d, "type") {
+        Got::Set(ty, span) => match ty.as_str() {
+            "tcp" => match t.string(d, "address") {
+                Got::Set(a, _) => Some(CheckKind::Tcp(health::TcpParams { address: a })),
+                Got::Absent => {
+                    t.missing(d, "address");
+                    None
+                }
+                Got::Invalid => None,
+            },
+            "http" => {
+                let url = match t.string(d, "url") {
+                    Got::Set(u, span) => {
+                        if u.starts_with("http://") || u.starts_with("https://") {
+                            Some(u)
+                        } else {
+                            d.error(&span, &t.name("url"), "must start with http:// or https://");
+                            None
+                        }
+                    }
+                    Got::Absent => {
+                        t.missing(d, "url");
+                        None
+                    }
+                    Got::Invalid => None,
+                };
+                let expected = t.int(d, "expected_status", 100..=599).or(200);
+                let ca_cert = optional_path(d, &mut t, "ca_cert");
+                let insecure = t.bool(d, "insecure").or(false);
+                let server_name = match t.string(d, "server_name") {
+                    Got::Set(s, _) => Some(Some(s)),
+                    Got::Absent => Some(None),
+                    Got::Invalid => None,
+                };
+                match (url, expected, ca_cert, insecure, server_name) {
+                    (Some(url), Some(e), Some(ca_cert), Some(insecure), Some(server_name)) => {
+                        let mut p = health::HttpParams::new(url);
+                        p.expected_status = u16::try_from(e).unwrap_or(200);
+                        p.ca_cert = ca_cert;
+                        p.insecure = insecure;
+                        p.server_name = server_name;
+                        Some(CheckKind::Http(p))
+                    }
+                    _ => None,
+                }
+            }
+            "exec" => {
+                let program = match t.string(d, "command") {
+                    Got::Set(c, span) if c.trim().is_empty() => {
+                        d.error(&span, &t.name("command"), "must not be empty");
+                        None
+                    }
+                    Got::Set(c, _) => Some(c),
+                    Got::Absent => {
+                        t.missing(d, "command");
+                        None
+                    }
+                    Got::Invalid => None,
+                };
+                let args = match t.strings(d, "args") {
+                    Got::Set(list, _) => Some(list.items.into_iter().map(|(_, s, _)| s).collect()),
+                    Got::Absent => Some(Vec::new()),
+                    Got::Invalid => None,
+                };
+                match (program, args) {
+                    (Some(program), Some(args)) => {
+                        Some(CheckKind::Exec(health::ExecParams { program, args }))
+                    }
+                    _ => None,
+                }
+            }
+            "interface" => match t.string(d, "interface") {
+                Got::Set(i, span) => {
+                    if super::valid_interface_name(&i) {
+                        Some(CheckKind::Interface(health::InterfaceParams::new(i)))
+                    } else {
+                        d.error(
+                            &span,
+                            &t.name("interface"),
+                            format!("{i:?} is not an interface name"),
+                        );
+                        None
+                    }
+                }
+                Got::Absent => {
+                    t.missing(d, "interface");
+                    None
+                }
+                Got::Invalid => None,
+            },
+            other => {
+                d.error(
+                    &span,
+                    &t.name("type"),
+                    format!("must be \"tcp\", \"http\", \"exec\" or \"interface\", got {other:?}"),
+                );
+                None
+            }
+        },
+        Got::Absent => {
+            t.missing(d, "type");
+            None
+        }
+        Got::Invalid => None,
+    };
+    let mut spec = CheckSpec::new(
+        name,
+        CheckKind::Tcp(health::TcpParams {
+            address: String::new(),
+        }),
+    );
+    let (interval, timeout) = interval_timeout(d, &mut t, spec.interval, spec.timeout);
+    let rise = t.int(d, "rise", 1..=100).or(1);
+    let fall = t.int(d, "fall", 1..=100).or(1);
+    let stability = bounded_duration(d, &mut t, "stability", Duration::ZERO);
+    t.finish(d);
+    if d.errors.len() > errors_before {
+        return None;
+    }
+    spec.kind = kind?;
+    spec.interval = interval?;
+    spec.timeout = timeout?;
+    spec.rise = u32::try_from(rise?).ok()?;
+    spec.fall = u32::try_from(fall?).ok()?;
+    spec.stability = stability?;
+    Some(spec)
+}
+
+fn valid_check_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Reads and validates `ha-vip.toml`. `None` when it has errors.
@@ -192,7 +469,90 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
         other => other.or(def.k8s.api_server),
     };
     let token = t.string(d, "token").or(def.k8s.token);
-    let ca_cert = absolute_path(d, &mut t, "ca_cert", def.k8s.ca_cert);
+    let token_file = optional_path(d, &mut t, "token_file");
+    let ca_cert = match t.string(d, "ca_cert") {
+        Got::Set(s, _) if s.is_empty() => Some(None),
+        Got::Set(s, span) => {
+            if Path::new(&s).is_absolute() {
+                Some(Some(PathBuf::from(s)))
+            } else {
+                d.error(
+                    &span,
+                    "k8s.ca_cert",
+                    format!("must be an absolute path or \"\", got {s:?}"),
+                );
+                None
+            }
+        }
+        other => other.or(String::new()).map(|_| def.k8s.ca_cert.clone()),
+    };
+    let server_name = t.string(d, "server_name").or(def.k8s.server_name);
+    let exclude = match t.strings(d, "exclude") {
+        Got::Set(list, _) => Some(list.items.into_iter().map(|(_, s, _)| s).collect()),
+        Got::Absent => Some(Vec::new()),
+        Got::Invalid => None,
+    };
+    let (k8s_interval, k8s_timeout) =
+        interval_timeout(d, &mut t, def.k8s.interval, def.k8s.timeout);
+    let stability = bounded_duration(d, &mut t, "stability", def.k8s.stability);
+    let weight = t
+        .int(d, "weight", -254..=254)
+        .or(i64::from(def.k8s.weight))
+        .and_then(|w| i32::try_from(w).ok());
+    t.finish(d);
+
+    let (t, _) = root.table(d, "checks");
+    let mut checks = Some(Vec::new());
+    for (name, name_span, ct) in t.sub_tables(d) {
+        match read_check(d, name, name_span, ct) {
+            Some(c) => {
+                if let Some(v) = checks.as_mut() {
+                    v.push(c)
+                }
+            }
+            None => checks = None,
+        }
+    }
+
+    let (mut t, _) = root.table(d, "capture");
+    let capture_dir = match t.string(d, "dir") {
+        Got::Set(s, span) => {
+            if Path::new(&s).is_absolute() {
+                Some(Some(PathBuf::from(s)))
+            } else {
+                d.error(
+                    &span,
+                    "capture.dir",
+                    format!("must be an absolute path, got {s:?}"),
+                );
+                None
+            }
+        }
+        other => other.or(String::new()).map(|_| None),
+    };
+    let max_file_bytes = t
+        .int(d, "max_file_bytes", 4096..=(1 << 40))
+        .or(def.capture.max_file_bytes as i64);
+    let max_files = t
+        .int(d, "max_files", 1..=1000)
+        .or(i64::from(def.capture.max_files));
+    t.finish(d);
+
+    let (mut t, _) = root.table(d, "metrics");
+    let listen = match t.string(d, "listen") {
+        Got::Set(s, span) => match s.parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(Some(a)),
+            Err(_) => {
+                d.error(
+                    &span,
+                    "metrics.listen",
+                    format!("must be ADDRESS:PORT such as \"127.0.0.1:9688\", got {s:?}"),
+                );
+                None
+            }
+        },
+        other => other.or(String::new()).map(|_| None),
+    };
     t.finish(d);
 
     root.finish(d);
@@ -211,7 +571,21 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
             in_cluster: in_cluster?,
             api_server: api_server?,
             token: token?,
+            token_file: token_file?,
             ca_cert: ca_cert?,
+            server_name: server_name?,
+            exclude: exclude?,
+            interval: k8s_interval?,
+            timeout: k8s_timeout?,
+            stability: stability?,
+            weight: weight?,
         },
+        checks: checks?,
+        capture: CaptureConfig {
+            dir: capture_dir?,
+            max_file_bytes: u64::try_from(max_file_bytes?).ok()?,
+            max_files: u32::try_from(max_files?).ok()?,
+        },
+        metrics: MetricsConfig { listen: listen? },
     })
 }

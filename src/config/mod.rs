@@ -29,11 +29,13 @@ use toml::de::DeTable;
 use crate::wire::Family;
 
 pub use check::{CheckArgs, check_main, host_warnings, router_line, summary};
-pub use daemon::{ControlConfig, DaemonConfig, K8sConfig, LogConfig, LogFormat};
+pub use daemon::{
+    CaptureConfig, ControlConfig, DaemonConfig, K8sConfig, LogConfig, LogFormat, MetricsConfig,
+};
 pub use diag::{ConfigErrors, Diagnostic, Location};
 pub use router::{
-    Announce, Checksum, ChecksumAccept, ChecksumForm, OWNER_PRIORITY, Router, VirtualAddress,
-    valid_interface_name,
+    Announce, Checksum, ChecksumAccept, ChecksumForm, OWNER_PRIORITY, Router, Track,
+    VirtualAddress, valid_interface_name,
 };
 
 use diag::FileDiags;
@@ -197,19 +199,7 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
         }
     }
 
-    let daemon_path = dir.join(DAEMON_FILE);
-    let daemon = match fs::metadata(&daemon_path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Some(DaemonConfig::default()),
-        _ => read_text(&daemon_path, &mut errors).and_then(|text| {
-            read_file(
-                &daemon_path,
-                &text,
-                &mut errors,
-                &mut warnings,
-                daemon::parse_daemon,
-            )
-        }),
-    };
+    let daemon = read_daemon_file(dir, &mut errors, &mut warnings);
 
     let routers_dir = dir.join(ROUTERS_DIR);
     let mut parsed: Vec<Parsed> = Vec::new();
@@ -247,6 +237,9 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
     }
 
     check_across_files(&parsed, &mut errors);
+    if let Some(d) = &daemon {
+        check_tracks(d, &parsed, &mut errors);
+    }
 
     match daemon {
         Some(daemon) if errors.is_empty() => {
@@ -316,6 +309,38 @@ fn read_router_entry(
 /// Checks that need every router: each (interface, VRID, family) is one
 /// virtual router (two would share one virtual MAC and fight over the
 /// same adverts), and a virtual address belongs to one router only.
+/// Every tracked check must be defined in ha-vip.toml.
+fn check_tracks(daemon: &DaemonConfig, parsed: &[Parsed], errors: &mut Vec<Diagnostic>) {
+    for p in parsed {
+        for (t, at) in p.router.track.iter().zip(&p.track_at) {
+            if t.check == "k8s" {
+                errors.push(Diagnostic {
+                    path: p.router.path.clone(),
+                    location: Some(*at),
+                    key: Some("track".into()),
+                    message: "the [k8s] check is tracked with track_k8s (its weight is [k8s] weight), not in track".into(),
+                });
+            } else if !daemon.checks.iter().any(|c| c.name == t.check) {
+                let known: Vec<&str> = daemon.checks.iter().map(|c| c.name.as_str()).collect();
+                errors.push(Diagnostic {
+                    path: p.router.path.clone(),
+                    location: Some(*at),
+                    key: Some("track".into()),
+                    message: format!(
+                        "no check {:?} in {DAEMON_FILE} (defined: {})",
+                        t.check,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                });
+            }
+        }
+    }
+}
+
 fn check_across_files(parsed: &[Parsed], errors: &mut Vec<Diagnostic>) {
     let mut by_id: HashMap<(&str, u8, Family), &Parsed> = HashMap::new();
     let mut by_addr: HashMap<IpAddr, (&Parsed, Location)> = HashMap::new();
@@ -361,5 +386,63 @@ fn check_across_files(parsed: &[Parsed], errors: &mut Vec<Diagnostic>) {
                 by_addr.insert(va.addr, (p, *at));
             }
         }
+    }
+}
+
+/// `DIR/ha-vip.toml` alone (defaults when absent): what the clients
+/// (`status`, `capture`) need to find the control socket, without
+/// validating every router file.
+pub fn load_daemon_file(dir: &Path) -> Result<DaemonConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    match read_daemon_file(dir, &mut errors, &mut warnings) {
+        Some(d) if errors.is_empty() => Ok(d),
+        _ => Err(ConfigErrors { errors, warnings }),
+    }
+}
+
+fn read_daemon_file(
+    dir: &Path,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Option<DaemonConfig> {
+    let daemon_path = dir.join(DAEMON_FILE);
+    match fs::metadata(&daemon_path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some(DaemonConfig::default()),
+        _ => read_text(&daemon_path, errors).and_then(|text| {
+            read_file(&daemon_path, &text, errors, warnings, daemon::parse_daemon)
+        }),
+    }
+}
+
+/// Validate the text of one router file without touching the filesystem
+/// (the fuzz target and tools use it). `name` is the router's name.
+pub fn parse_router_text(name: &str, text: &str) -> Result<Router, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let path = std::path::PathBuf::from(format!("{ROUTERS_DIR}/{name}.toml"));
+    let parsed = read_file(&path, text, &mut errors, &mut warnings, |d, t| {
+        router::parse_router(d, name.to_string(), path.clone(), t)
+    });
+    match parsed {
+        Some(p) if errors.is_empty() => Ok(p.router),
+        _ => Err(ConfigErrors { errors, warnings }),
+    }
+}
+
+/// Validate the text of `ha-vip.toml` without touching the filesystem.
+pub fn parse_daemon_text(text: &str) -> Result<DaemonConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let path = std::path::PathBuf::from(DAEMON_FILE);
+    match read_file(
+        &path,
+        text,
+        &mut errors,
+        &mut warnings,
+        daemon::parse_daemon,
+    ) {
+        Some(d) if errors.is_empty() => Ok(d),
+        _ => Err(ConfigErrors { errors, warnings }),
     }
 }

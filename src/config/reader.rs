@@ -248,6 +248,79 @@ impl<'i> Table<'i> {
         }
     }
 
+    /// Every entry of this table as a sub-table named by its key (for
+    /// `[checks.NAME]`). A non-table entry is an error. Consumes the table.
+    pub fn sub_tables(self, d: &mut FileDiags<'_>) -> Vec<(String, Span, Table<'i>)> {
+        let mut out = Vec::new();
+        for (k, v) in self.entries {
+            let key = k.get_ref().to_string();
+            let name = if self.prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.prefix)
+            };
+            let span = v.span();
+            match v.into_inner() {
+                DeValue::Table(entries) => out.push((
+                    key,
+                    k.span(),
+                    Table {
+                        prefix: name,
+                        span,
+                        entries,
+                        known: Vec::new(),
+                    },
+                )),
+                other => d.error(
+                    &span,
+                    &name,
+                    format!("expected a table, got {}", describe(&other)),
+                ),
+            }
+        }
+        out.sort_by_key(|(_, span, _)| span.start);
+        out
+    }
+
+    /// An array of tables (`track = [{ check = "x", weight = -10 }]`): each
+    /// element as a table named `key[i]`. `None` when the key is absent.
+    pub fn table_array(
+        &mut self,
+        d: &mut FileDiags<'_>,
+        key: &'static str,
+    ) -> Got<Vec<(usize, Table<'i>)>> {
+        let Some(v) = self.take(key) else {
+            return Got::Absent;
+        };
+        let span = v.span();
+        let DeValue::Array(items) = v.into_inner() else {
+            d.error(&span, &self.name(key), "expected an array of tables");
+            return Got::Invalid;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let item_span = item.span();
+            let name = format!("{}[{i}]", self.name(key));
+            match item.into_inner() {
+                DeValue::Table(entries) => out.push((
+                    i,
+                    Table {
+                        prefix: name,
+                        span: item_span,
+                        entries,
+                        known: Vec::new(),
+                    },
+                )),
+                other => d.error(
+                    &item_span,
+                    &name,
+                    format!("expected a table, got {}", describe(&other)),
+                ),
+            }
+        }
+        Got::Set(out, span)
+    }
+
     /// Refuses every key that was not read: unknown keys are errors, so a
     /// typo never silently falls back to a default.
     pub fn finish(self, d: &mut FileDiags<'_>) {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::wire::{Family, Version};
@@ -61,6 +61,18 @@ pub struct Router {
     pub virtual_mac: bool,
     pub announce: Announce,
     pub checksum: Checksum,
+    /// Programs run on every state change, in order, as
+    /// `PROGRAM ROUTER STATE PRIORITY` (keepalived's notify scripts).
+    pub notify: Vec<PathBuf>,
+    /// How long one notify program may run before it is killed.
+    pub notify_timeout: Duration,
+    /// Checks of `[checks.NAME]` this router tracks, with their weights.
+    pub track: Vec<Track>,
+    /// Track the `[k8s]` API-server check when it is enabled.
+    pub track_k8s: bool,
+    /// VRRPv2 simple-text password (RFC 3768 auth type 1), 1 to 8 bytes.
+    /// For old peers only: it is sent in clear and protects nothing.
+    pub auth_pass: Option<String>,
 }
 
 impl Router {
@@ -186,6 +198,16 @@ pub(crate) struct Parsed {
     pub router: Router,
     pub vrid_at: Location,
     pub address_at: Vec<Location>,
+    /// Where each `track` entry's `check` is.
+    pub track_at: Vec<Location>,
+}
+
+/// A tracked check: while it fails, `weight` (negative) is added to the
+/// router's priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    pub check: String,
+    pub weight: i32,
 }
 
 /// The Linux rule for interface names (`dev_valid_name`): 1..=15 bytes,
@@ -297,6 +319,39 @@ pub(crate) fn parse_router(
 
     let announce = read_announce(d, &mut t);
     let checksum = read_checksum(d, &mut t, family, version);
+    let notify = read_notify(d, &mut t);
+    let track = read_track(d, &mut t);
+    let track_k8s = t.bool(d, "track_k8s").or(true);
+    let auth_pass = match t.string(d, "auth_pass") {
+        Got::Set(p, span) => {
+            if p.is_empty() || p.len() > 8 {
+                d.error(
+                    &span,
+                    "auth_pass",
+                    "must be 1 to 8 bytes (RFC 3768 section 5.3.10)",
+                );
+                None
+            } else if version != Some(Version::V2) {
+                d.error(
+                    &span,
+                    "auth_pass",
+                    "is VRRPv2 only (RFC 9568 removed authentication); set version = 2 or remove it",
+                );
+                None
+            } else {
+                Some(Some(p))
+            }
+        }
+        Got::Absent => Some(None),
+        Got::Invalid => None,
+    };
+    let notify_timeout = match t.duration(d, "notify_timeout") {
+        Got::Set(v, span) if v.is_zero() || v > Duration::from_secs(600) => {
+            d.error(&span, "notify_timeout", "must be in 1ms..=10m");
+            None
+        }
+        other => other.or(Duration::from_secs(10)),
+    };
 
     t.finish(d);
 
@@ -360,9 +415,15 @@ pub(crate) fn parse_router(
             virtual_mac: virtual_mac?,
             announce: announce?,
             checksum: checksum?,
+            notify: notify?,
+            notify_timeout: notify_timeout?,
+            track: track.as_ref()?.iter().map(|(t, _)| t.clone()).collect(),
+            track_k8s: track_k8s?,
+            auth_pass: auth_pass?,
         },
         vrid_at: d.location(&vrid_span?),
         address_at,
+        track_at: track?.into_iter().map(|(_, at)| at).collect(),
     })
 }
 
@@ -505,6 +566,76 @@ fn read_addresses(
     // Partial when some were wrong: the errors are recorded, and the
     // family of the good ones still serves the checks of other keys.
     Some(out)
+}
+
+/// `track = [{ check = "NAME", weight = -N }]`.
+fn read_track(d: &mut FileDiags<'_>, t: &mut Table<'_>) -> Option<Vec<(Track, Location)>> {
+    let items = match t.table_array(d, "track") {
+        Got::Absent => return Some(Vec::new()),
+        Got::Invalid => return None,
+        Got::Set(items, _) => items,
+    };
+    let errors_before = d.errors.len();
+    let mut out: Vec<(Track, Location)> = Vec::new();
+    for (_, mut e) in items {
+        let check = match e.string(d, "check") {
+            Got::Set(c, span) => Some((c, d.location(&span), span)),
+            Got::Absent => {
+                e.missing(d, "check");
+                None
+            }
+            Got::Invalid => None,
+        };
+        let weight = match e.int(d, "weight", -254..=254) {
+            Got::Set(0, span) => {
+                d.error(
+                    &span,
+                    &e.name("weight"),
+                    "must not be 0 (a tracked check with no weight does nothing)",
+                );
+                None
+            }
+            Got::Set(w, _) => i32::try_from(w).ok(),
+            Got::Absent => {
+                e.missing(d, "weight");
+                None
+            }
+            Got::Invalid => None,
+        };
+        e.finish(d);
+        if let (Some((check, at, span)), Some(weight)) = (check, weight) {
+            if out.iter().any(|(t, _)| t.check == check) {
+                d.error(&span, "track", format!("check {check:?} is tracked twice"));
+            } else {
+                out.push((Track { check, weight }, at));
+            }
+        }
+    }
+    (d.errors.len() == errors_before).then_some(out)
+}
+
+/// `notify`: absolute paths of programs (run directly, never by a shell).
+fn read_notify(d: &mut FileDiags<'_>, t: &mut Table<'_>) -> Option<Vec<PathBuf>> {
+    let items = match t.strings(d, "notify") {
+        Got::Absent => return Some(Vec::new()),
+        Got::Invalid => return None,
+        Got::Set(items, _) => items,
+    };
+    let mut out = Vec::with_capacity(items.len);
+    let mut ok = true;
+    for (i, s, span) in &items.items {
+        if Path::new(s).is_absolute() {
+            out.push(PathBuf::from(s));
+        } else {
+            d.error(
+                span,
+                &format!("notify[{i}]"),
+                format!("must be an absolute path to a program, got {s:?}"),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(out)
 }
 
 /// `unicast_peers`: plain addresses of the router's family, no duplicates,

@@ -101,6 +101,8 @@ pub struct Counters {
     pub not_running_drops: u64,
     /// Gratuitous ARP / unsolicited NA rounds requested (one per `Announce`).
     pub announcements: u64,
+    /// Adverts from another Active router heard while Active (split brain).
+    pub split_brain_events: u64,
 }
 
 impl Counters {
@@ -130,6 +132,7 @@ impl Counters {
                 self.rcvd_advertisements,
             ),
             ("sentAdvertisements", self.sent_advertisements),
+            ("splitBrainEvents", self.split_brain_events),
             (
                 "vrrpv3StatisticsRcvdPriZeroPackets",
                 self.rcvd_pri_zero_packets,

@@ -25,6 +25,9 @@ fn later(now: Instant, d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// At most one "address list differs" line per router in this period.
+const ADDRESS_LIST_LOG_PERIOD: Duration = Duration::from_secs(60);
+
 /// Gratuitous ARP / unsolicited NA timing. Defaults are keepalived's
 /// (`vrrp_garp_master_delay 5`, `vrrp_garp_master_repeat 5`,
 /// `vrrp_garp_interval 0`, `vrrp_garp_master_refresh 0` = off,
@@ -213,6 +216,15 @@ pub enum Action {
     /// Send one gratuitous ARP (IPv4) / unsolicited NA (IPv6) for every
     /// configured address, now. The core times repeats and bursts.
     Announce,
+    /// Another router is Active for our VRID while we are (RFC 9568 6.4.3):
+    /// we yielded to it (`yielded`) or asserted ourselves with an advert.
+    /// For the log and the counters; the shell does nothing else with it.
+    PeerActive {
+        peer: IpAddr,
+        peer_priority: u8,
+        our_priority: u8,
+        yielded: bool,
+    },
     StateChanged {
         from: State,
         to: State,
@@ -277,8 +289,13 @@ pub struct VirtualRouter {
     announce: AnnounceTimers,
     active_router: Option<ActiveRouter>,
     last_transition: Option<Transition>,
-    /// Address list mismatch already logged (reset by a matching advert).
-    address_list_warned: bool,
+    /// When an address list mismatch was last logged: at most once per
+    /// `ADDRESS_LIST_LOG_PERIOD`.
+    address_list_warned_at: Option<Instant>,
+    /// When the Active router last answered a lower-priority advert.
+    lower_prio_answered_at: Option<Instant>,
+    /// When a split brain was last reported (Action::PeerActive).
+    split_brain_reported_at: Option<Instant>,
     counters: Counters,
     actions: VecDeque<Action>,
 }
@@ -319,7 +336,9 @@ impl VirtualRouter {
             announce: AnnounceTimers::default(),
             active_router: None,
             last_transition: None,
-            address_list_warned: false,
+            address_list_warned_at: None,
+            lower_prio_answered_at: None,
+            split_brain_reported_at: None,
             counters: Counters::default(),
             actions: VecDeque::with_capacity(16),
         }
@@ -506,6 +525,17 @@ impl VirtualRouter {
         self.startup(now);
     }
 
+    /// The interface's MAC address changed (NIC replaced, bond failover).
+    /// An Active router announces again at once, so hosts learn the new
+    /// binding now rather than when their cache expires (RFC 9568 6.4.3
+    /// wants hosts to reach the Active router's MAC).
+    pub fn link_address_changed(&mut self, now: Instant) {
+        if self.state == State::Active {
+            let repeat = self.cfg.announce.repeat;
+            self.start_burst(now, repeat);
+        }
+    }
+
     /// Hand the addresses over at once while staying in the election: if
     /// Active, send one advert with priority 0 (the Backups wait only
     /// Skew_Time) and become Backup at the current effective priority.
@@ -592,7 +622,7 @@ impl VirtualRouter {
             self.counters.count_drop(reason);
             return Err(reason);
         }
-        self.check_address_list(src, advert);
+        self.check_address_list(now, src, advert);
         self.counters.rcvd_advertisements += 1;
         if advert.priority == 0 {
             self.counters.rcvd_pri_zero_packets += 1;
@@ -657,20 +687,25 @@ impl VirtualRouter {
     }
 
     /// RFC 9568 7.1: a differing address list is counted and logged; the
-    /// advert is still processed, as keepalived does.
-    fn check_address_list(&mut self, src: IpAddr, advert: &AdvertRepr<'_>) {
+    /// advert is still processed, as keepalived does. The log is rate
+    /// limited by time, not re-armed by a matching advert: adverts
+    /// alternating between two lists (anyone on the link can send them)
+    /// would otherwise log a line for every other packet.
+    fn check_address_list(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
         let matches = advert.addresses.len() == self.cfg.addresses.len()
             && advert
                 .addresses
                 .iter()
                 .all(|a| self.cfg.addresses.contains(&a));
         if matches {
-            self.address_list_warned = false;
             return;
         }
         self.counters.address_list_errors += 1;
-        if !self.address_list_warned {
-            self.address_list_warned = true;
+        let due = self
+            .address_list_warned_at
+            .is_none_or(|t| now >= later(t, ADDRESS_LIST_LOG_PERIOD));
+        if due {
+            self.address_list_warned_at = Some(now);
             tracing::warn!(
                 vrid = self.cfg.vrid,
                 %src,
@@ -700,6 +735,13 @@ impl VirtualRouter {
             // Preempt_Delay.
             self.preempt_hold_until = None;
         }
+        self.follow(now, src, advert);
+    }
+
+    /// Accept `src` as the Active router (RFC 9568 6.4.2): remember it,
+    /// learn its Max Advertise Interval as Master_Adver_Interval (v3; v2
+    /// intervals must match), and restart the Master_Down_Timer.
+    fn follow(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
         self.active_router = Some(ActiveRouter {
             address: src,
             priority: advert.priority,
@@ -732,25 +774,46 @@ impl VirtualRouter {
         } else {
             None
         };
+        // Two Active routers for one VRID: a split brain (a partition that
+        // healed, a filtered link, mismatched checksum forms). Counted every
+        // time; reported to the shell with both parties, at most once per
+        // Advertisement_Interval (a flood must not become a log flood).
+        self.counters.split_brain_events += 1;
+        let yielded = reason.is_some();
+        if yielded
+            || self
+                .split_brain_reported_at
+                .is_none_or(|t| now >= later(t, self.advert_interval()))
+        {
+            self.split_brain_reported_at = Some(now);
+            self.actions.push_back(Action::PeerActive {
+                peer: src,
+                peer_priority: advert.priority,
+                our_priority: ours,
+                yielded,
+            });
+        }
         match reason {
             Some(reason) => {
                 self.change_state(now, State::Backup, reason);
                 self.stop_timers();
                 self.actions.push_back(Action::RemoveAddresses);
-                self.active_router = Some(ActiveRouter {
-                    address: src,
-                    priority: advert.priority,
-                });
-                if self.cfg.version == Version::V3 {
-                    self.master_adver_interval_cs = advert.max_advert_interval_cs;
-                }
-                self.arm_master_down(
-                    now,
-                    self.master_down_interval(),
-                    Reason::MasterDownTimerExpired,
-                );
+                self.follow(now, src, advert);
             }
             None => {
+                // At most one answer per Advertisement_Interval: answering
+                // every such advert made each received packet cost an
+                // advert and a burst of broadcast ARPs, a 1:6 reflector for
+                // anyone on the link (integration/hostile.rs). RFC 9568
+                // 6.4.3 itself only discards; the regular advert follows
+                // within one interval anyway.
+                if self
+                    .lower_prio_answered_at
+                    .is_some_and(|t| now < later(t, self.advert_interval()))
+                {
+                    return;
+                }
+                self.lower_prio_answered_at = Some(now);
                 // A lower-priority router believes it is Active: answer at
                 // once so it yields (RFC 9568 6.4.3, keepalived), and
                 // re-announce: hosts may have learnt its MAC meanwhile.
@@ -819,7 +882,7 @@ impl VirtualRouter {
             reason,
             at: now,
         });
-        tracing::info!(vrid = self.cfg.vrid, %from, %to, %reason, "state change");
+        // Logged once, by the daemon, with the router's name (Action below).
         self.actions
             .push_back(Action::StateChanged { from, to, reason });
     }
@@ -840,8 +903,13 @@ impl VirtualRouter {
         self.change_state(now, State::Active, reason);
         self.stop_timers();
         self.preempt_hold_until = None;
-        self.actions.push_back(Action::AddAddresses);
+        // RFC 9568 6.4.1/6.4.2: the advert goes out first, so peers learn
+        // of the new Active router without waiting for the kernel to add
+        // the addresses (a netlink round trip); the gratuitous ARPs / NAs
+        // come after the addresses, so the replies they invite are answered.
+        // keepalived orders it the same way.
         self.send_advert(self.effective_priority);
+        self.actions.push_back(Action::AddAddresses);
         self.adver_at = Some(later(now, self.advert_interval()));
         self.active_router = Some(ActiveRouter {
             address: self.cfg.primary_address,

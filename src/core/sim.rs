@@ -51,6 +51,12 @@ pub enum Event {
     AddAddresses,
     RemoveAddresses,
     Announce,
+    /// The router, Active, heard another Active router (split brain).
+    PeerActive {
+        peer: IpAddr,
+        peer_priority: u8,
+        yielded: bool,
+    },
     StateChanged {
         from: State,
         to: State,
@@ -480,6 +486,19 @@ impl Sim {
                 Action::AddAddresses => self.record(i, Event::AddAddresses),
                 Action::RemoveAddresses => self.record(i, Event::RemoveAddresses),
                 Action::Announce => self.record(i, Event::Announce),
+                Action::PeerActive {
+                    peer,
+                    peer_priority,
+                    yielded,
+                    ..
+                } => self.record(
+                    i,
+                    Event::PeerActive {
+                        peer,
+                        peer_priority,
+                        yielded,
+                    },
+                ),
                 Action::StateChanged { from, to, reason } => {
                     self.record(i, Event::StateChanged { from, to, reason })
                 }

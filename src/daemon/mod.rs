@@ -4,7 +4,11 @@
 //! packets, link events and time, and carries out the actions the core
 //! queues (send an advert, add or remove addresses, announce).
 
+mod control;
 mod engine;
+pub mod metrics;
+mod notify;
+mod timer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +71,7 @@ fn init_logging(config: &crate::config::Config, force_json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     if json {
         builder.json().flatten_event(true).init();

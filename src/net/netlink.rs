@@ -7,9 +7,7 @@ use futures::TryStreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use rtnetlink::packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkMessage, MacVlanMode,
-};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
 use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, MulticastGroup};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -161,19 +159,18 @@ impl Netlink {
         }
     }
 
-    /// Create (or find) a macvlan in bridge mode on `parent` with `mac`,
+    /// Create (or find) a macvlan in bridge mode on `parent` with `mac` and
     /// IPv6 address generation random (no EUI-64 link-local from the
-    /// shared virtual MAC, as FRR does), and set it up. Returns its index.
+    /// shared virtual MAC, as FRR does). It is left down: the daemon brings
+    /// it up only while the router is Active, so a Backup never sends a
+    /// frame from the virtual MAC. Returns its index.
     pub async fn ensure_macvlan(&self, parent: u32, name: &str, mac: [u8; 6]) -> io::Result<u32> {
         if let Some(l) = self.link_by_name(name).await? {
             return Ok(l.index);
         }
         let msg = LinkMacVlan::new(name, parent, MacVlanMode::Bridge)
             .address(mac.to_vec())
-            .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
-                vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::Random)],
-            )]))
-            .up()
+            .down()
             .build();
         self.handle
             .link()
@@ -181,6 +178,10 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| nl_err(&format!("create macvlan {name}"), e))?;
+        // Random IPv6 address generation (addrgenmode random): the kernel
+        // refuses IFLA_AF_SPEC on creation, so it is set before the link
+        // first comes up, when no link-local exists yet.
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/addr_gen_mode"), "3");
         match self.link_by_name(name).await? {
             Some(l) => Ok(l.index),
             None => Err(io::Error::other(format!("macvlan {name} vanished"))),
@@ -195,6 +196,16 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| nl_err(&format!("set link #{index} up"), e))
+    }
+
+    pub async fn set_link_down(&self, index: u32) -> io::Result<()> {
+        let msg = LinkUnspec::new_with_index(index).down().build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&format!("set link #{index} down"), e))
     }
 
     pub async fn del_link(&self, index: u32) -> io::Result<()> {

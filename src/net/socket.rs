@@ -11,10 +11,11 @@
 //! payload only: the hop limit and destination come from control messages
 //! (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO).
 
-use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
     self as nixsock, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6,
@@ -30,14 +31,26 @@ use crate::wire::Family;
 #[derive(Debug)]
 pub enum Rx<'b> {
     /// A whole IPv4 datagram, header included.
-    V4 { datagram: &'b [u8] },
+    V4 { datagram: &'b [u8], age: Duration },
     /// An IPv6 payload with the header fields the kernel reported.
     V6 {
         src: Ipv6Addr,
         dst: Ipv6Addr,
         hop_limit: u8,
         payload: &'b [u8],
+        age: Duration,
     },
+}
+
+impl Rx<'_> {
+    /// How long ago the kernel received the packet (SO_TIMESTAMPNS): the
+    /// Master_Down_Timer runs from the advert's arrival, not from when the
+    /// loop got round to reading it.
+    pub fn age(&self) -> Duration {
+        match self {
+            Rx::V4 { age, .. } | Rx::V6 { age, .. } => *age,
+        }
+    }
 }
 
 /// The shared VRRP socket of one (interface, family).
@@ -66,6 +79,8 @@ impl VrrpSocket {
         let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
             .map_err(|e| with_context(e, "socket(SOCK_RAW, 112) (needs CAP_NET_RAW)"))?;
         sock.set_nonblocking(true)?;
+        // Kernel receive timestamps, for the age of each advert.
+        nixsock::setsockopt(&sock, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
         sock.bind_device(Some(ifname.as_bytes()))
             .map_err(|e| with_context(e, &format!("SO_BINDTODEVICE {ifname}")))?;
         match source {
@@ -144,24 +159,24 @@ impl VrrpSocket {
     /// Read one packet if one is queued; `Ok(None)` when the queue is empty
     /// (and readiness is cleared so the next poll waits).
     pub fn try_recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<Option<Rx<'b>>> {
-        let res = match self.family {
-            Family::Ipv4 => self.fd.get_ref().read(buf).map(RawRx::V4),
-            Family::Ipv6 => recv_v6(self.fd.get_ref(), buf),
-        };
+        let res = recv(self.fd.get_ref(), self.family, buf);
         match res {
-            Ok(RawRx::V4(n)) => Ok(Some(Rx::V4 {
+            Ok(RawRx::V4(n, age)) => Ok(Some(Rx::V4 {
                 datagram: buf.get(..n).unwrap_or(&[]),
+                age,
             })),
             Ok(RawRx::V6 {
                 n,
                 src,
                 dst,
                 hop_limit,
+                age,
             }) => Ok(Some(Rx::V6 {
                 src,
                 dst,
                 hop_limit,
                 payload: buf.get(..n).unwrap_or(&[]),
+                age,
             })),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.clear_ready();
@@ -244,18 +259,53 @@ impl VrrpSocket {
 }
 
 enum RawRx {
-    V4(usize),
+    V4(usize, Duration),
     V6 {
         n: usize,
         src: Ipv6Addr,
         dst: Ipv6Addr,
         hop_limit: u8,
+        age: Duration,
     },
 }
 
-fn recv_v6(sock: &Socket, buf: &mut [u8]) -> io::Result<RawRx> {
-    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+/// The age of a packet from its kernel timestamp. Both clocks are
+/// CLOCK_REALTIME read moments apart; anything negative or implausible (a
+/// clock step between the two readings) counts as just received, so a
+/// realtime jump can never move a protocol timer.
+fn age_of(ts: Option<nix::sys::time::TimeSpec>) -> Duration {
+    let Some(ts) = ts else {
+        return Duration::ZERO;
+    };
+    let stamp = Duration::from(ts);
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(now) => now
+            .checked_sub(stamp)
+            .filter(|age| *age < Duration::from_millis(100))
+            .unwrap_or(Duration::ZERO),
+        Err(_) => Duration::ZERO,
+    }
+}
+
+fn recv(sock: &Socket, family: Family, buf: &mut [u8]) -> io::Result<RawRx> {
+    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec);
     let mut iov = [IoSliceMut::new(buf)];
+    if family == Family::Ipv4 {
+        let msg = nixsock::recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
+        let mut ts = None;
+        for c in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::ScmTimestampns(t) = c {
+                ts = Some(t);
+            }
+        }
+        return Ok(RawRx::V4(msg.bytes, age_of(ts)));
+    }
     let msg = nixsock::recvmsg::<SockaddrIn6>(
         sock.as_raw_fd(),
         &mut iov,
@@ -269,6 +319,7 @@ fn recv_v6(sock: &Socket, buf: &mut [u8]) -> io::Result<RawRx> {
         .ok_or_else(|| io::Error::other("recvmsg: no source address"))?;
     let mut dst = None;
     let mut hop_limit = None;
+    let mut ts = None;
     for c in msg.cmsgs().map_err(io::Error::from)? {
         match c {
             ControlMessageOwned::Ipv6PacketInfo(info) => {
@@ -277,6 +328,7 @@ fn recv_v6(sock: &Socket, buf: &mut [u8]) -> io::Result<RawRx> {
             ControlMessageOwned::Ipv6HopLimit(h) => {
                 hop_limit = u8::try_from(h).ok();
             }
+            ControlMessageOwned::ScmTimestampns(t) => ts = Some(t),
             _ => {}
         }
     }
@@ -290,6 +342,7 @@ fn recv_v6(sock: &Socket, buf: &mut [u8]) -> io::Result<RawRx> {
         src,
         dst,
         hop_limit,
+        age: age_of(ts),
     })
 }
 

@@ -42,11 +42,12 @@ impl Layer {
     }
 }
 
-/// What is wrong with an IPv4 header whose bytes are all there.
+/// What is wrong with an IP header whose bytes are all there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Ipv4Problem {
-    /// The version nibble is not 4.
-    NotIpv4(u8),
+pub enum IpHeaderProblem {
+    /// The version nibble is not the one expected (4 for `parse_ipv4`, 4 or
+    /// 6 for `parse_ip_packet`).
+    Version(u8),
     /// IHL below 5 (20 bytes).
     IhlTooSmall(u8),
     /// Total Length smaller than the header itself.
@@ -56,21 +57,21 @@ pub enum Ipv4Problem {
     Fragment,
 }
 
-impl std::fmt::Display for Ipv4Problem {
+impl std::fmt::Display for IpHeaderProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Ipv4Problem::NotIpv4(v) => write!(f, "IP version {v}, expected 4"),
-            Ipv4Problem::IhlTooSmall(ihl) => {
+            IpHeaderProblem::Version(v) => write!(f, "unexpected IP version {v}"),
+            IpHeaderProblem::IhlTooSmall(ihl) => {
                 write!(f, "IHL {ihl} below the minimum 5 (20 bytes)")
             }
-            Ipv4Problem::TotalLengthBelowHeader {
+            IpHeaderProblem::TotalLengthBelowHeader {
                 total_len,
                 header_len,
             } => write!(
                 f,
                 "total length {total_len} smaller than the {header_len}-byte header"
             ),
-            Ipv4Problem::Fragment => write!(f, "datagram is a fragment"),
+            IpHeaderProblem::Fragment => write!(f, "datagram is a fragment"),
         }
     }
 }
@@ -84,8 +85,8 @@ pub enum ParseError {
         len: usize,
         need: usize,
     },
-    #[error("invalid IPv4 header: {0}")]
-    IpHeaderInvalid(Ipv4Problem),
+    #[error("invalid IP header: {0}")]
+    IpHeaderInvalid(IpHeaderProblem),
     #[error("not VRRP: IP protocol {0}, expected 112")]
     NotVrrp(u8),
     /// RFC 9568 7.1 / RFC 3768 7.1: TTL or Hop Limit MUST be 255.

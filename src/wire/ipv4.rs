@@ -28,7 +28,7 @@ use std::net::Ipv4Addr;
 
 use super::bytes::{read_array, read_u8, read_u16, write_bytes};
 use super::checksum;
-use super::error::{EmitError, Ipv4Problem, Layer, ParseError};
+use super::error::{EmitError, IpHeaderProblem, Layer, ParseError};
 
 mod field {
     use std::ops::Range;
@@ -92,13 +92,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
             });
         }
         if self.version() != 4 {
-            return Err(ParseError::IpHeaderInvalid(Ipv4Problem::NotIpv4(
+            return Err(ParseError::IpHeaderInvalid(IpHeaderProblem::Version(
                 self.version(),
             )));
         }
         let ihl = self.ihl();
         if ihl < 5 {
-            return Err(ParseError::IpHeaderInvalid(Ipv4Problem::IhlTooSmall(ihl)));
+            return Err(ParseError::IpHeaderInvalid(IpHeaderProblem::IhlTooSmall(
+                ihl,
+            )));
         }
         let header_len = self.header_len();
         if len < header_len {
@@ -111,7 +113,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let total_len = self.total_len();
         if usize::from(total_len) < header_len {
             return Err(ParseError::IpHeaderInvalid(
-                Ipv4Problem::TotalLengthBelowHeader {
+                IpHeaderProblem::TotalLengthBelowHeader {
                     total_len,
                     header_len,
                 },
@@ -299,7 +301,7 @@ impl Ipv4Header {
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Ipv4Header, ParseError> {
         packet.check_len()?;
         if packet.more_fragments() || packet.frag_offset() != 0 {
-            return Err(ParseError::IpHeaderInvalid(Ipv4Problem::Fragment));
+            return Err(ParseError::IpHeaderInvalid(IpHeaderProblem::Fragment));
         }
         Ok(Ipv4Header {
             header_len: packet.header_len(),
@@ -485,12 +487,12 @@ mod tests {
         bytes[0] = 0x44;
         assert_eq!(
             Packet::new_checked(&bytes[..]).unwrap_err(),
-            ParseError::IpHeaderInvalid(Ipv4Problem::IhlTooSmall(4))
+            ParseError::IpHeaderInvalid(IpHeaderProblem::IhlTooSmall(4))
         );
         bytes[0] = 0x65;
         assert_eq!(
             Packet::new_checked(&bytes[..]).unwrap_err(),
-            ParseError::IpHeaderInvalid(Ipv4Problem::NotIpv4(6))
+            ParseError::IpHeaderInvalid(IpHeaderProblem::Version(6))
         );
         bytes[0] = 0x4f; // 60-byte header in a 36-byte buffer
         assert_eq!(
@@ -505,7 +507,7 @@ mod tests {
         bytes[3] = 19;
         assert_eq!(
             Packet::new_checked(&bytes[..]).unwrap_err(),
-            ParseError::IpHeaderInvalid(Ipv4Problem::TotalLengthBelowHeader {
+            ParseError::IpHeaderInvalid(IpHeaderProblem::TotalLengthBelowHeader {
                 total_len: 19,
                 header_len: 20
             })
@@ -523,7 +525,7 @@ mod tests {
         let packet = Packet::new_checked(&bytes[..]).unwrap();
         assert_eq!(
             Ipv4Header::parse(&packet).unwrap_err(),
-            ParseError::IpHeaderInvalid(Ipv4Problem::Fragment)
+            ParseError::IpHeaderInvalid(IpHeaderProblem::Fragment)
         );
     }
 

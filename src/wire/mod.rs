@@ -27,14 +27,14 @@ pub mod ndisc;
 pub mod vrrp;
 
 pub use arp::{ArpOperation, ArpRepr};
-pub use error::{EmitError, FrameError, Ipv4Problem, Layer, ParseError};
+pub use error::{EmitError, FrameError, IpHeaderProblem, Layer, ParseError};
 pub use ethernet::{EtherType, EthernetRepr, MacAddr};
 pub use ipv4::Ipv4Header;
 pub use ipv6::Ipv6Header;
 pub use ndisc::NeighborAdvertRepr;
 pub use vrrp::{
-    ChecksumForm, ChecksumPolicy, ParseOptions, Received, advert_len, emit_advert, parse_ipv4,
-    parse_ipv6,
+    ChecksumForm, ChecksumPolicy, ParseOptions, Received, advert_len, emit_advert, parse_ip_packet,
+    parse_ipv4, parse_ipv6,
 };
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -122,7 +122,8 @@ impl<'a> Addresses<'a> {
         match self {
             Addresses::Wire { family, bytes } => {
                 let n = family.addr_len();
-                let chunk = bytes.get(i * n..i * n + n)?;
+                let start = i.checked_mul(n)?;
+                let chunk = bytes.get(start..start.checked_add(n)?)?;
                 Some(match family {
                     Family::Ipv4 => {
                         let b: [u8; 4] = chunk.try_into().ok()?;
@@ -179,4 +180,35 @@ pub struct AdvertRepr<'a> {
     /// v2 only; `Auth::None` for v3.
     pub auth: Auth,
     pub addresses: Addresses<'a>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_addresses_iterate_and_compare_with_configured_ones() {
+        let bytes = [192, 0, 2, 100, 192, 0, 2, 101];
+        let wire = Addresses::Wire {
+            family: Family::Ipv4,
+            bytes: &bytes,
+        };
+        let configured = [Ipv4Addr::new(192, 0, 2, 100), Ipv4Addr::new(192, 0, 2, 101)];
+        assert_eq!(wire.len(), 2);
+        assert_eq!(wire.get(1), Some(IpAddr::V4(configured[1])));
+        assert_eq!(wire.get(2), None);
+        assert_eq!(wire.get(usize::MAX), None);
+        assert_eq!(wire, Addresses::V4(&configured));
+        assert_ne!(wire, Addresses::V4(&configured[..1]));
+        assert_ne!(wire, Addresses::V6(&[]));
+        let v6 = ["2001:db8::1".parse::<Ipv6Addr>().unwrap()];
+        let v6_bytes = v6[0].octets();
+        let wire6 = Addresses::Wire {
+            family: Family::Ipv6,
+            bytes: &v6_bytes,
+        };
+        assert_eq!(wire6, Addresses::V6(&v6));
+        assert_eq!(wire6.iter().collect::<Vec<_>>(), vec![IpAddr::V6(v6[0])]);
+        assert!(Addresses::V4(&[]).is_empty());
+    }
 }

@@ -57,8 +57,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::bytes::{read_u8, read_u16, write_bytes};
-use super::error::{EmitError, Layer, ParseError};
+use super::error::{EmitError, IpHeaderProblem, Layer, ParseError};
 use super::ipv4::{self, Ipv4Header};
+use super::ipv6;
 use super::{Addresses, AdvertRepr, Auth, Family, Version, checksum};
 
 mod field {
@@ -395,6 +396,38 @@ impl<'a> AdvertRepr<'a> {
     }
 }
 
+impl std::fmt::Display for AdvertRepr<'_> {
+    /// One line, as `ha-vip decode` and the logs print an advert, e.g.
+    /// `VRRPv3 vrid 51 priority 200 interval 100cs addresses 192.0.2.100,192.0.2.101`.
+    /// A v2 password is not printed, only that there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "VRRPv{} vrid {} priority {} interval {}cs",
+            self.version.number(),
+            self.vrid,
+            self.priority,
+            self.max_advert_interval_cs
+        )?;
+        if self.version == Version::V2 {
+            match self.auth {
+                Auth::None => write!(f, " auth none")?,
+                Auth::SimpleText(_) => write!(f, " auth simple-text")?,
+                Auth::Ah => write!(f, " auth ah")?,
+                Auth::Unknown(t) => write!(f, " auth type-{t}")?,
+            }
+        }
+        write!(f, " addresses ")?;
+        for (i, address) in self.addresses.iter().enumerate() {
+            if i > 0 {
+                write!(f, ",")?;
+            }
+            write!(f, "{address}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Parse a whole IPv4 datagram, header included, as a raw socket of
 /// protocol 112 delivers it (or as taken from a capture).
 ///
@@ -446,6 +479,57 @@ pub fn parse_ipv6<'a>(
     opts: &ParseOptions,
 ) -> Result<Received<'a>, ParseError> {
     parse_message(payload, IpAddr::V6(src), IpAddr::V6(dst), hop_limit, opts)
+}
+
+/// Parse a whole IP packet of either version, as a capture holds it after
+/// the link-layer header: IPv4 goes to [`parse_ipv4`]; IPv6 has its fixed
+/// header read (extension headers are not walked: a Next Header other than
+/// 112 is [`ParseError::NotVrrp`]) and goes to [`parse_ipv6`]. Bytes past
+/// the IP length (Ethernet padding) are ignored.
+pub fn parse_ip_packet<'a>(
+    packet: &'a [u8],
+    opts: &ParseOptions,
+) -> Result<Received<'a>, ParseError> {
+    match packet.first().map(|b| b >> 4) {
+        None => Err(ParseError::Truncated {
+            layer: Layer::IpHeader,
+            len: 0,
+            need: ipv4::MIN_HEADER_LEN,
+        }),
+        Some(4) => parse_ipv4(packet, opts),
+        Some(6) => {
+            let len = packet.len();
+            if len < ipv6::HEADER_LEN {
+                return Err(ParseError::Truncated {
+                    layer: Layer::IpHeader,
+                    len,
+                    need: ipv6::HEADER_LEN,
+                });
+            }
+            let header = ipv6::Packet::new_unchecked(packet);
+            let end = ipv6::HEADER_LEN + usize::from(header.payload_len());
+            let payload = packet
+                .get(ipv6::HEADER_LEN..end)
+                .ok_or(ParseError::Truncated {
+                    layer: Layer::IpPayload,
+                    len,
+                    need: end,
+                })?;
+            if header.next_header() != ipv6::NEXT_HEADER_VRRP {
+                return Err(ParseError::NotVrrp(header.next_header()));
+            }
+            parse_ipv6(
+                header.src_addr(),
+                header.dst_addr(),
+                header.hop_limit(),
+                payload,
+                opts,
+            )
+        }
+        Some(version) => Err(ParseError::IpHeaderInvalid(IpHeaderProblem::Version(
+            version,
+        ))),
+    }
 }
 
 /// The IP Authentication Header (RFC 4302 2, as RFC 2338 auth type 2 uses
@@ -554,7 +638,7 @@ fn check_length(
         return Err(ParseError::ZeroAddresses);
     }
     let len = packet.buf().len();
-    let body = len - HEADER_LEN;
+    let body = len.saturating_sub(HEADER_LEN);
     let auth_len = match version {
         Version::V2 => V2_AUTH_DATA_LEN,
         Version::V3 => 0,

@@ -4,7 +4,7 @@
 //! pseudo-header (by hand, outside this code).
 
 use super::*;
-use crate::wire::error::Ipv4Problem;
+use crate::wire::error::IpHeaderProblem;
 
 // ---- keepalived VRRPv3 over IPv4: VRID 51, priority 200, 100 cs,
 // 192.0.2.100 and 192.0.2.101, from 192.0.2.1 to 224.0.0.18.
@@ -577,17 +577,34 @@ fn error_ip_header_invalid() {
     d[0] = 0x44;
     assert_eq!(
         parse_ipv4(&d, &opts()).unwrap_err(),
-        ParseError::IpHeaderInvalid(Ipv4Problem::IhlTooSmall(4))
+        ParseError::IpHeaderInvalid(IpHeaderProblem::IhlTooSmall(4))
     );
     let mut d = V3_V4_DATAGRAM;
     d[3] = 8;
     assert_eq!(
         parse_ipv4(&d, &opts()).unwrap_err(),
-        ParseError::IpHeaderInvalid(Ipv4Problem::TotalLengthBelowHeader {
+        ParseError::IpHeaderInvalid(IpHeaderProblem::TotalLengthBelowHeader {
             total_len: 8,
             header_len: 20
         })
     );
+}
+
+#[test]
+fn error_ip_header_invalid_fragment_and_options_skipped() {
+    let mut d = V3_V4_DATAGRAM;
+    d[7] = 1; // fragment offset 8 bytes
+    assert_eq!(
+        parse_ipv4(&d, &opts()).unwrap_err(),
+        ParseError::IpHeaderInvalid(IpHeaderProblem::Fragment)
+    );
+    // IHL 6 with a 4-byte option (NOPs, then End of Option List): parsed.
+    let mut d = V3_V4_DATAGRAM[..20].to_vec();
+    d.extend_from_slice(&[1, 1, 1, 0]);
+    d.extend_from_slice(&V3_V4_DATAGRAM[20..]);
+    d[0] = 0x46;
+    d[3] = 40;
+    assert_eq!(parse_ipv4(&d, &opts()).unwrap().advert, v3_v4_repr());
 }
 
 #[test]
@@ -838,7 +855,7 @@ fn counters_are_distinct_and_listed() {
             len: 0,
             need: 12,
         },
-        ParseError::IpHeaderInvalid(Ipv4Problem::Fragment),
+        ParseError::IpHeaderInvalid(IpHeaderProblem::Fragment),
         ParseError::NotVrrp(6),
         ParseError::TtlNot255(1),
         ParseError::BadVersion(4),
@@ -1073,4 +1090,90 @@ fn unchecked_view_does_not_panic() {
     assert_eq!(p.v2_auth_data(), None);
     let _ = p.verify_checksum(Some(1));
     let _ = p.compute_checksum(None);
+}
+
+// ------------------------------------------------------------------ captures
+
+fn v6_packet(next_header: u8, hop_limit: u8, message: &[u8]) -> Vec<u8> {
+    let header = crate::wire::Ipv6Header {
+        traffic_class: 0xc0,
+        flow_label: 0,
+        payload_len: message.len() as u16,
+        next_header,
+        hop_limit,
+        src: src6(),
+        dst: MULTICAST_V6,
+    };
+    let mut out = vec![0u8; 40];
+    header.emit(&mut out).unwrap();
+    out.extend_from_slice(message);
+    out
+}
+
+#[test]
+fn parse_ip_packet_dispatches_on_the_version() {
+    let addrs = v3_v6_addrs();
+    assert_eq!(
+        parse_ip_packet(&V3_V4_DATAGRAM, &opts()).unwrap().advert,
+        v3_v4_repr()
+    );
+    let mut p = v6_packet(112, 255, &V3_V6_MESSAGE);
+    p.extend_from_slice(&[0; 6]); // padding is ignored
+    let r = parse_ip_packet(&p, &opts()).unwrap();
+    assert_eq!(r.advert, v3_v6_repr(&addrs));
+    assert_eq!(r.src, IpAddr::V6(src6()));
+
+    assert_eq!(
+        parse_ip_packet(&v6_packet(58, 255, &V3_V6_MESSAGE), &opts()).unwrap_err(),
+        ParseError::NotVrrp(58)
+    );
+    assert_eq!(
+        parse_ip_packet(&v6_packet(112, 64, &V3_V6_MESSAGE), &opts()).unwrap_err(),
+        ParseError::TtlNot255(64)
+    );
+    let p = v6_packet(112, 255, &V3_V6_MESSAGE);
+    assert_eq!(
+        parse_ip_packet(&p[..79], &opts()).unwrap_err(),
+        ParseError::Truncated {
+            layer: Layer::IpPayload,
+            len: 79,
+            need: 80
+        }
+    );
+    assert_eq!(
+        parse_ip_packet(&p[..39], &opts()).unwrap_err(),
+        ParseError::Truncated {
+            layer: Layer::IpHeader,
+            len: 39,
+            need: 40
+        }
+    );
+    assert_eq!(
+        parse_ip_packet(&[0x50; 40], &opts()).unwrap_err(),
+        ParseError::IpHeaderInvalid(IpHeaderProblem::Version(5))
+    );
+    assert!(matches!(
+        parse_ip_packet(&[], &opts()),
+        Err(ParseError::Truncated {
+            layer: Layer::IpHeader,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn adverts_print_on_one_line() {
+    assert_eq!(
+        v3_v4_repr().to_string(),
+        "VRRPv3 vrid 51 priority 200 interval 100cs addresses 192.0.2.100,192.0.2.101"
+    );
+    assert_eq!(
+        v2_pass_repr().to_string(),
+        "VRRPv2 vrid 52 priority 0 interval 200cs auth simple-text addresses 198.51.100.100"
+    );
+    let addrs = v3_v6_addrs();
+    assert_eq!(
+        v3_v6_repr(&addrs).to_string(),
+        "VRRPv3 vrid 53 priority 100 interval 50cs addresses fe80::53,2001:db8::53"
+    );
 }

@@ -1,0 +1,522 @@
+//! Health checks: the Kubernetes API server (`TCP` connect, then `GET
+//! /readyz`), and generic `tcp`, `http`, `exec` and `interface` checks, each
+//! with keepalived-style rise/fall counts and a stability buffer against
+//! flapping.
+//!
+//! The module has two layers, the same split as the rest of the crate:
+//!
+//! - [`Debouncer`] is pure: results and time go in as arguments, the
+//!   reported state comes out. It is tested in virtual time with exact
+//!   instants.
+//! - [`spawn_check`] runs one check on the daemon's tokio runtime: it probes
+//!   every `interval`, bounds every probe by `timeout` (a hung API server
+//!   never stalls anything), feeds the debouncer and sends a [`CheckUpdate`]
+//!   when the debounced state changes.
+//!
+//! Everything runs in process: no shell, no `curl`. Bearer tokens never reach
+//! a log line or a `Debug` output (see [`Secret`]).
+//!
+//! ## Weights
+//!
+//! A router tracks a check with a negative weight; while the check is failed
+//! the router's priority is lowered by that much (the core takes `(name,
+//! weight, failed)`). The API-server check defaults to
+//! [`DEFAULT_K8S_WEIGHT`]. When every node's API server is down, every
+//! priority drops by the same weight, so their order is kept and the VIP stays
+//! on the highest-priority node rather than disappearing. [`weight_warning`]
+//! tells `ha-vip check` when a weight is too small to move the VIP at all.
+//!
+//! ## Wiring (the daemon's side)
+//!
+//! ```text
+//! let (tx, mut rx) = mpsc::channel(16);
+//! let handles: Vec<CheckHandle> = specs.map(|spec| spawn_check(spec, tx.clone())).collect();
+//! // Until its first update a check counts as failed:
+//! //   router.set_tracked(now, name, weight, true) for every tracked check.
+//! while let Some(u) = rx.recv().await {       // in the daemon's select! loop
+//!     for each router tracking u.name with weight w:
+//!         router.set_tracked(now, &u.name, w, !u.healthy);
+//!         if u.shutting_down { router.handover(now) }  // priority 0: Skew_Time
+//! }
+//! // `ha-vip status`: handles[i].status.borrow() (raw result, pending change).
+//! ```
+
+mod debounce;
+mod k8s;
+mod probe;
+mod runner;
+mod transport;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub use debounce::Debouncer;
+pub use k8s::{
+    DEFAULT_API_SERVER, DEFAULT_SERVER_NAME, DEFAULT_SERVICE_ACCOUNT_DIR, InClusterEnv, K8sParams,
+    K8sProber, parse_readyz_failures,
+};
+pub use probe::Prober;
+pub use runner::{CheckHandle, CheckStatus, spawn_check};
+
+/// Priority delta of the API-server check while it is failed.
+///
+/// 50 moves the VIP for the usual layouts (priorities such as 150/140/130, or
+/// 100/99/98), and still leaves room under 254 for an operator's own ordering.
+pub const DEFAULT_K8S_WEIGHT: i32 = -50;
+
+/// Default probe period of the API-server check (the original guide's 2 s).
+pub const DEFAULT_K8S_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Default bound on one API-server probe (TCP connect, TLS and `/readyz`
+/// together). Equal to the interval, so a hung API server is noticed within
+/// one period; kube-apiserver's own etcd readiness check gives up after 2 s.
+pub const DEFAULT_K8S_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Default stability buffer of the API-server check (the original guide's
+/// 5 s anti-flap buffer).
+pub const DEFAULT_K8S_STABILITY: Duration = Duration::from_secs(5);
+
+/// Default period of the generic checks.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Default bound on one generic probe.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A bearer token. Its `Debug` and `Display` never show the value, so a
+/// parameter struct can be logged whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One check to run: what to probe and its timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    /// The name routers track it by (`k8s` for the API-server check).
+    pub name: String,
+    pub kind: CheckKind,
+    /// Time between the starts of two probes. A probe never overlaps the
+    /// next one: when it takes longer, the next starts as it ends.
+    pub interval: Duration,
+    /// Bound on one probe, every stage included.
+    pub timeout: Duration,
+    /// Consecutive successes that turn a failed check healthy.
+    pub rise: u32,
+    /// Consecutive failures that turn a healthy check failed.
+    pub fall: u32,
+    /// How long a new result must hold before the reported state changes.
+    pub stability: Duration,
+}
+
+impl CheckSpec {
+    /// A generic check with keepalived's defaults (rise 1, fall 1) and no
+    /// stability buffer.
+    pub fn new(name: impl Into<String>, kind: CheckKind) -> Self {
+        CheckSpec {
+            name: name.into(),
+            kind,
+            interval: DEFAULT_CHECK_INTERVAL,
+            timeout: DEFAULT_CHECK_TIMEOUT,
+            rise: 1,
+            fall: 1,
+            stability: Duration::ZERO,
+        }
+    }
+
+    /// The API-server check, named `k8s`, with its defaults: interval 2 s,
+    /// timeout 2 s, rise 1, fall 1, stability 5 s.
+    pub fn k8s(params: K8sParams) -> Self {
+        CheckSpec {
+            name: "k8s".to_string(),
+            kind: CheckKind::K8s(params),
+            interval: DEFAULT_K8S_INTERVAL,
+            timeout: DEFAULT_K8S_TIMEOUT,
+            rise: 1,
+            fall: 1,
+            stability: DEFAULT_K8S_STABILITY,
+        }
+    }
+}
+
+/// What a check probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckKind {
+    /// The Kubernetes API server: TCP connect, then `GET /readyz`.
+    K8s(K8sParams),
+    /// A TCP connect to an address.
+    Tcp(TcpParams),
+    /// An HTTP or HTTPS `GET` that must answer an expected status.
+    Http(HttpParams),
+    /// A program run without a shell; exit status 0 is healthy.
+    Exec(ExecParams),
+    /// A network interface whose link must be up.
+    Interface(InterfaceParams),
+}
+
+/// Parameters of a `tcp` check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpParams {
+    /// `host:port`, `[v6]:port` or `ip:port`.
+    pub address: String,
+}
+
+/// Parameters of an `http` check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpParams {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// The status that means healthy (default 200).
+    pub expected_status: u16,
+    /// PEM bundle the server's certificate must chain to. Without it (and
+    /// without `insecure`) the system trust store is used.
+    pub ca_cert: Option<PathBuf>,
+    /// Skip certificate verification (warned about once).
+    pub insecure: bool,
+    /// Name to verify in the certificate instead of the URL's host.
+    pub server_name: Option<String>,
+}
+
+impl HttpParams {
+    pub fn new(url: impl Into<String>) -> Self {
+        HttpParams {
+            url: url.into(),
+            expected_status: 200,
+            ca_cert: None,
+            insecure: false,
+            server_name: None,
+        }
+    }
+}
+
+/// Parameters of an `exec` check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecParams {
+    /// The program, run directly (no shell); looked up in `PATH` when it has
+    /// no slash.
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+/// Parameters of an `interface` check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceParams {
+    /// The interface name, e.g. `eth0`.
+    pub name: String,
+    /// Where the interface directories are; `/sys/class/net` except in tests.
+    pub sysfs_net: PathBuf,
+}
+
+impl InterfaceParams {
+    pub fn new(name: impl Into<String>) -> Self {
+        InterfaceParams {
+            name: name.into(),
+            sysfs_net: PathBuf::from("/sys/class/net"),
+        }
+    }
+}
+
+/// Who a network probe talks to, for the wording of its hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    ApiServer,
+    Server,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::ApiServer => "API server",
+            Service::Server => "server",
+        })
+    }
+}
+
+/// The stage of a probe that failed or ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Resolve,
+    Connect,
+    Tls,
+    Http,
+    Exec,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Resolve => "name lookup",
+            Stage::Connect => "TCP connect",
+            Stage::Tls => "TLS handshake",
+            Stage::Http => "HTTP request",
+            Stage::Exec => "command",
+        })
+    }
+}
+
+/// Why a probe failed. `Display` is the reason shown in `ha-vip status` and
+/// the logs: what happened, then what to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing listens on the address.
+    Refused {
+        service: Service,
+        addr: std::net::SocketAddr,
+    },
+    /// A stage did not finish within the probe's timeout.
+    Timeout {
+        service: Service,
+        stage: Stage,
+        limit: Duration,
+    },
+    /// Another I/O error at a stage (unreachable network, reset, ...).
+    Io { stage: Stage, error: String },
+    /// The TLS handshake failed: unknown issuer, wrong name, expired, ...
+    Tls(String),
+    /// The API server answered 401.
+    Unauthorized,
+    /// The API server answered 403.
+    Forbidden,
+    /// `/readyz` answered a status other than 200, with the `[-]` lines of
+    /// its body (`etcd failed: reason withheld`).
+    NotReady { status: u16, failed: Vec<String> },
+    /// `/readyz` reports `[-]shutdown`: the API server is terminating
+    /// gracefully. A definite signal, acted on without the stability buffer.
+    ShuttingDown { status: u16, failed: Vec<String> },
+    /// An `http` check got another status than the expected one.
+    Status { got: u16, expected: u16 },
+    /// A malformed HTTP exchange.
+    Http(String),
+    /// Settings or credentials that cannot be used as they are: unreadable
+    /// token file, missing service account, bad URL, bad CA file.
+    Config(String),
+    /// The `exec` program could not be started.
+    Spawn { program: String, error: String },
+    /// The `exec` program ended unsuccessfully ("exit status 1", "signal 9").
+    Exit(String),
+    /// The interface's link is not up.
+    LinkDown {
+        name: String,
+        operstate: String,
+        carrier: String,
+    },
+    /// The interface is missing or unreadable.
+    Interface(String),
+}
+
+impl Failure {
+    /// The `[-]` lines of a failed `/readyz`, empty for other failures.
+    pub fn failed_checks(&self) -> &[String] {
+        match self {
+            Failure::NotReady { failed, .. } | Failure::ShuttingDown { failed, .. } => failed,
+            _ => &[],
+        }
+    }
+}
+
+fn write_failed(f: &mut fmt::Formatter<'_>, failed: &[String]) -> fmt::Result {
+    if !failed.is_empty() {
+        write!(f, " ({})", failed.join("; "))?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Refused { service, addr } => {
+                write!(f, "connection refused: is the {service} running on {addr}?")
+            }
+            Failure::Timeout {
+                stage: Stage::Exec,
+                limit,
+                ..
+            } => {
+                write!(
+                    f,
+                    "timeout: the command did not finish within {} ms (killed)",
+                    limit.as_millis()
+                )
+            }
+            Failure::Timeout {
+                service,
+                stage,
+                limit,
+            } => write!(
+                f,
+                "timeout: network or a hung {service} ({stage} not done within {} ms)",
+                limit.as_millis()
+            ),
+            Failure::Io { stage, error } => write!(f, "{stage}: {error}"),
+            Failure::Tls(detail) => {
+                write!(f, "certificate: check ca_cert / server_name ({detail})")
+            }
+            Failure::Unauthorized => f.write_str(
+                "token rejected: expired or wrong token (create a new one: \
+                 kubectl create token ha-vip -n kube-system)",
+            ),
+            Failure::Forbidden => f.write_str(
+                "forbidden: check the RBAC ClusterRole/Binding for nonResourceURLs /readyz",
+            ),
+            Failure::NotReady { status, failed } => {
+                write!(f, "not ready: /readyz answered http status {status}")?;
+                write_failed(f, failed)
+            }
+            Failure::ShuttingDown { status, failed } => {
+                write!(
+                    f,
+                    "shutting down: the API server is terminating (/readyz answered {status})"
+                )?;
+                write_failed(f, failed)
+            }
+            Failure::Status { got, expected } => {
+                write!(f, "http status {got}, expected {expected}")
+            }
+            Failure::Http(detail) => write!(f, "http: {detail}"),
+            Failure::Config(detail) => f.write_str(detail),
+            Failure::Spawn { program, error } => write!(f, "cannot run {program}: {error}"),
+            Failure::Exit(how) => write!(f, "command failed: {how}"),
+            Failure::LinkDown {
+                name,
+                operstate,
+                carrier,
+            } => write!(
+                f,
+                "link down: {name} operstate {operstate}, carrier {carrier}"
+            ),
+            Failure::Interface(detail) => write!(f, "interface: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The result of one probe, before any debouncing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub outcome: Result<(), Failure>,
+    /// From the start of the probe to its result.
+    pub latency: Duration,
+}
+
+impl ProbeResult {
+    pub fn healthy(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    /// The API server announced a graceful shutdown (`[-]shutdown`).
+    pub fn shutting_down(&self) -> bool {
+        matches!(self.outcome, Err(Failure::ShuttingDown { .. }))
+    }
+
+    /// `ok`, or the failure with its hint.
+    pub fn reason(&self) -> String {
+        match &self.outcome {
+            Ok(()) => "ok".to_string(),
+            Err(failure) => failure.to_string(),
+        }
+    }
+
+    /// The `[-]` lines of a failed `/readyz`.
+    pub fn failed_checks(&self) -> &[String] {
+        match &self.outcome {
+            Ok(()) => &[],
+            Err(failure) => failure.failed_checks(),
+        }
+    }
+}
+
+/// Sent by a running check when its debounced state changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckUpdate {
+    /// The check's name, as routers track it.
+    pub name: String,
+    /// The debounced state. A check that has not reported yet counts as
+    /// failed for the daemon.
+    pub healthy: bool,
+    /// The change comes from a graceful API-server shutdown: hand over now.
+    pub shutting_down: bool,
+    /// The latest probe's reason (`ok`, or the failure with its hint).
+    pub reason: String,
+    /// The `[-]` lines of the latest `/readyz`, when it failed.
+    pub failed: Vec<String>,
+    /// The latest probe's latency.
+    pub latency: Duration,
+    /// When the debounced state changed.
+    pub at: Instant,
+}
+
+/// A warning for `ha-vip check` when a tracked check's `weight` cannot move
+/// the VIP given the priorities configured on the nodes of one router, or
+/// when it collapses their order once every node fails.
+///
+/// The VIP leaves the highest-priority node only if its lowered priority
+/// falls strictly below the next highest one: at equal priority RFC 9568
+/// section 6.4.3 lets the higher primary IP address win, which is not the
+/// configured order. Priorities are clamped at 1 (0 means "resigning").
+pub fn weight_warning(priorities: &[u8], weight: i32) -> Option<String> {
+    if weight == 0 {
+        return Some("weight 0: a failed check never changes the priority".to_string());
+    }
+    if weight > 0 {
+        return Some(format!(
+            "weight {weight} is positive: a failed check lowers the priority by |weight|, \
+             so write it negative (weight = -{weight})"
+        ));
+    }
+    let mut sorted: Vec<i32> = priorities.iter().map(|&p| i32::from(p)).collect();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let (highest, next) = match sorted.as_slice() {
+        [h, n, ..] => (*h, *n),
+        _ => return None,
+    };
+    let mut warnings = Vec::new();
+    let lowered = (highest + weight).max(1);
+    if lowered >= next {
+        warnings.push(format!(
+            "weight {weight} is too small to move the VIP: priority {highest} drops to \
+             {lowered}, not below the next highest priority {next}; use a weight of at \
+             most {}",
+            next - highest - 1
+        ));
+    }
+    let clamped: Vec<i32> = sorted.iter().map(|p| (p + weight).max(1)).collect();
+    let distinct = |v: &[i32]| {
+        let mut d = v.to_vec();
+        d.dedup();
+        d.len()
+    };
+    if distinct(&clamped) < distinct(&sorted) {
+        warnings.push(format!(
+            "weight {weight} lowers some priorities below 1: when every node's check fails \
+             they are clamped to 1 and the VIP goes to the highest IP address instead of \
+             the highest configured priority"
+        ));
+    }
+    if warnings.is_empty() {
+        None
+    } else {
+        Some(warnings.join("; "))
+    }
+}
