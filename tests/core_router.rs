@@ -596,3 +596,24 @@ fn new_master_reason_follows_rfc_6527() {
     );
     assert_eq!(Reason::Shutdown.new_master_reason(), "notMaster");
 }
+
+/// A late wake-up does not stretch the advert interval: the next advert is
+/// due one interval after the previous one was due.
+#[test]
+fn late_timer_wakeups_do_not_drift_the_advert_interval() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(255, 1, 1), t0);
+    drain(&mut r);
+    // Owner: Active at once; adverts every 10 ms from t0.
+    let mut due = r.poll_timeout().expect("advert timer");
+    assert_eq!(due, t0 + ms(10));
+    for _ in 0..100 {
+        // Woken 300 us late every time.
+        r.handle_timeout(due + us(300));
+        drain(&mut r);
+        let next = r.poll_timeout().expect("advert timer");
+        assert_eq!(next, due + ms(10), "the schedule drifted");
+        due = next;
+    }
+    assert_eq!(due, t0 + ms(1010));
+}

@@ -570,10 +570,19 @@ impl VirtualRouter {
                 }
             }
             State::Active => {
-                if self.adver_at.is_some_and(|t| t <= now) {
-                    // RFC 9568 6.4.3: Adver_Timer fires.
+                if let Some(due) = self.adver_at.filter(|t| *t <= now) {
+                    // RFC 9568 6.4.3: Adver_Timer fires. The next one is due
+                    // an interval after this one was *due*, not after the
+                    // (slightly late) wake-up: lateness must not add up into
+                    // a longer interval. A wake-up later than a whole
+                    // interval restarts from now rather than bursting.
                     self.send_advert(self.effective_priority);
-                    self.adver_at = Some(later(now, self.advert_interval()));
+                    let next = later(due, self.advert_interval());
+                    self.adver_at = Some(if next > now {
+                        next
+                    } else {
+                        later(now, self.advert_interval())
+                    });
                 }
                 self.run_announce(now);
             }
