@@ -96,7 +96,8 @@ fn status_reports_state_and_reason() {
 
 /// `ha-vip capture` records sent and received adverts and sent GARPs; an
 /// advert for a VRID we do not run is written with the drop reason as the
-/// packet comment. Both `ha-vip decode` and tshark read the file.
+/// packet comment. Both `ha-vip decode` and tshark read the file, and both
+/// show the comment.
 #[test]
 fn capture_is_readable_by_decode_and_tshark() {
     let mut lab = Lab::new("capture");
@@ -155,6 +156,15 @@ fn capture_is_readable_by_decode_and_tshark() {
         pkts.iter().any(|p| p["proto"] == "arp"),
         "no gratuitous ARP in the capture:\n{text}"
     );
+    // ha-vip decode shows the daemon's verdict from the packet comment too.
+    assert!(
+        pkts.iter().any(|p| p["vrid"] == 63
+            && p["comment"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("dropped: vrid_unknown"))),
+        "decode did not show the drop reason of the VRID 63 advert:\n{text}"
+    );
+    assert!(pkts.iter().any(|p| p["comment"] == "sent"), "{text}");
 
     // tshark reads it too, and shows the drop reason as the comment.
     let ts = Command::new("tshark")

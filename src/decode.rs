@@ -22,6 +22,7 @@ use pcap_file::DataLink;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::Block;
 use pcap_file::pcapng::PcapNgReader;
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use serde::Serialize;
 
@@ -204,6 +205,7 @@ pub fn decode_reader<R: Read>(
             let mut interfaces: Vec<(DataLink, TsUnit)> = Vec::new();
             while let Some(block) = reader.next_block() {
                 let block = block.map_err(|e| corrupt(frame + 1, e))?;
+                let mut comment = None;
                 let (interface_id, raw_ts, data) = match &block {
                     Block::SectionHeader(_) => {
                         interfaces.clear();
@@ -224,6 +226,10 @@ pub fn decode_reader<R: Read>(
                     // pcap-file stores the raw timestamp units as if they
                     // were nanoseconds; `TsUnit` converts them below.
                     Block::EnhancedPacket(epb) => {
+                        comment = epb.options.iter().find_map(|o| match o {
+                            EnhancedPacketOption::Comment(c) => Some(c.to_string()),
+                            _ => None,
+                        });
                         (epb.interface_id, Some(epb.timestamp.as_nanos()), &epb.data)
                     }
                     // The obsolete Packet Block (pcapng appendix A); pcap-file
@@ -250,7 +256,9 @@ pub fn decode_reader<R: Read>(
                     });
                 };
                 let ts_nanos = raw_ts.map(|t| unit.to_nanos(t)).unwrap_or(0);
-                sink(decode_frame(frame, ts_nanos, link, data, opts));
+                let mut d = decode_frame(frame, ts_nanos, link, data, opts);
+                d.comment = comment;
+                sink(d);
             }
         }
         _ => {
@@ -357,6 +365,10 @@ pub struct Decoded {
     pub link: Link,
     #[serde(flatten)]
     pub packet: Packet,
+    /// The pcapng packet comment (`opt_comment`), e.g. `ha-vip capture`'s
+    /// "sent", "received" or "dropped: REASON". Absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// What a frame carries, tagged by `proto`.
@@ -586,6 +598,7 @@ pub fn decode_frame(
         }
         other => {
             return Decoded {
+                comment: None,
                 frame,
                 time: format_time(ts_nanos),
                 link: Link::Unsupported,
@@ -610,6 +623,7 @@ pub fn decode_frame(
         time: format_time(ts_nanos),
         link,
         packet,
+        comment: None,
     }
 }
 
@@ -830,6 +844,16 @@ fn fmt_addr(a: Option<IpAddr>) -> String {
 /// then what it is and the verdicts.
 impl std::fmt::Display for Decoded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fmt_packet(f)?;
+        match &self.comment {
+            Some(c) => write!(f, " # {c}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Decoded {
+    fn fmt_packet(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {} {}: ", self.frame, self.time, self.link)?;
         match &self.packet {
             Packet::Vrrp(v) => {
