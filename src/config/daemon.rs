@@ -262,31 +262,21 @@ fn read_check(
             "a check name is 1-64 of [A-Za-z0-9._-] and not \"k8s\" (the [k8s] check's name)",
         );
     }
-    let kind = match t.string(d, "type") {
-        Got::Set(ty, span) => match ty.as_str() {
-            "tcp" => match t.string(d, "address") {
-                Got::Set(a, _) => Some(CheckKind::Tcp(health::TcpParams { address: a })),
-                Got::Absent => {
-                    t.missing(d, "address");
-                    None
-                }
-                Got::Invalid => None,
-            },
+    let kind = match t.required_string(d, "type") {
+        Some((ty, span)) => match ty.as_str() {
+            "tcp" => t
+                .required_string(d, "address")
+                .map(|(address, _)| CheckKind::Tcp(health::TcpParams { address })),
             "http" => {
-                let url = match t.string(d, "url") {
-                    Got::Set(u, span) => {
-                        if u.starts_with("http://") || u.starts_with("https://") {
-                            Some(u)
-                        } else {
-                            d.error(&span, &t.name("url"), "must start with http:// or https://");
-                            None
-                        }
+                let url = match t.required_string(d, "url") {
+                    Some((u, _)) if u.starts_with("http://") || u.starts_with("https://") => {
+                        Some(u)
                     }
-                    Got::Absent => {
-                        t.missing(d, "url");
+                    Some((_, span)) => {
+                        d.error(&span, &t.name("url"), "must start with http:// or https://");
                         None
                     }
-                    Got::Invalid => None,
+                    None => None,
                 };
                 let expected = t.int(d, "expected_status", 100..=599).or(200);
                 let ca_cert = optional_path(d, &mut t, "ca_cert");
@@ -309,17 +299,12 @@ fn read_check(
                 }
             }
             "exec" => {
-                let program = match t.string(d, "command") {
-                    Got::Set(c, span) if c.trim().is_empty() => {
+                let program = match t.required_string(d, "command") {
+                    Some((c, span)) if c.trim().is_empty() => {
                         d.error(&span, &t.name("command"), "must not be empty");
                         None
                     }
-                    Got::Set(c, _) => Some(c),
-                    Got::Absent => {
-                        t.missing(d, "command");
-                        None
-                    }
-                    Got::Invalid => None,
+                    other => other.map(|(c, _)| c),
                 };
                 let args = match t.strings(d, "args") {
                     Got::Set(list, _) => Some(list.items.into_iter().map(|(_, s, _)| s).collect()),
@@ -333,8 +318,8 @@ fn read_check(
                     _ => None,
                 }
             }
-            "interface" => match t.string(d, "interface") {
-                Got::Set(i, span) => {
+            "interface" => match t.required_string(d, "interface") {
+                Some((i, span)) => {
                     if super::valid_interface_name(&i) {
                         Some(CheckKind::Interface(health::InterfaceParams::new(i)))
                     } else {
@@ -346,11 +331,7 @@ fn read_check(
                         None
                     }
                 }
-                Got::Absent => {
-                    t.missing(d, "interface");
-                    None
-                }
-                Got::Invalid => None,
+                None => None,
             },
             other => {
                 d.error(
@@ -361,11 +342,7 @@ fn read_check(
                 None
             }
         },
-        Got::Absent => {
-            t.missing(d, "type");
-            None
-        }
-        Got::Invalid => None,
+        None => None,
     };
     let mut spec = CheckSpec::new(
         name,

@@ -248,6 +248,22 @@ impl<'i> Table<'i> {
         }
     }
 
+    /// A string that must be there: a missing one is recorded as such.
+    pub fn required_string(
+        &mut self,
+        d: &mut FileDiags<'_>,
+        key: &'static str,
+    ) -> Option<(String, Span)> {
+        match self.string(d, key) {
+            Got::Set(v, span) => Some((v, span)),
+            Got::Absent => {
+                self.missing(d, key);
+                None
+            }
+            Got::Invalid => None,
+        }
+    }
+
     /// Every entry of this table as a sub-table named by its key (for
     /// `[checks.NAME]`). A non-table entry is an error. Consumes the table.
     pub fn sub_tables(self, d: &mut FileDiags<'_>) -> Vec<(String, Span, Table<'i>)> {
