@@ -247,11 +247,7 @@ impl ArpRepr {
 
     /// Write the 28-byte ARP packet at the start of `buf`.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
-        let have = buf.len();
-        let out = buf.get_mut(..PACKET_LEN).ok_or(EmitError::BufferTooSmall {
-            need: PACKET_LEN,
-            have,
-        })?;
+        let out = crate::wire::bytes::emit_area(buf, PACKET_LEN)?;
         let mut packet = Packet::new_unchecked(out);
         packet.set_ethernet_ipv4();
         packet.set_operation(self.operation);

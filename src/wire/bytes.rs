@@ -35,6 +35,14 @@ pub(crate) fn write_bytes(buf: &mut [u8], at: usize, bytes: &[u8]) {
     }
 }
 
+/// The first `need` bytes of `buf`, where an emit writes its packet; a
+/// buffer too small is an error, never a panic.
+pub(crate) fn emit_area(buf: &mut [u8], need: usize) -> Result<&mut [u8], super::EmitError> {
+    let have = buf.len();
+    buf.get_mut(..need)
+        .ok_or(super::EmitError::BufferTooSmall { need, have })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -349,13 +349,7 @@ impl SllRepr {
     }
 
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
-        let have = buf.len();
-        let out = buf
-            .get_mut(..SLL_HEADER_LEN)
-            .ok_or(EmitError::BufferTooSmall {
-                need: SLL_HEADER_LEN,
-                have,
-            })?;
+        let out = crate::wire::bytes::emit_area(buf, SLL_HEADER_LEN)?;
         write_bytes(out, 0, &self.packet_type.to_be_bytes());
         write_bytes(out, 2, &self.arphrd_type.to_be_bytes());
         write_bytes(out, 4, &self.addr_len.to_be_bytes());
@@ -403,13 +397,7 @@ impl Sll2Repr {
     }
 
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
-        let have = buf.len();
-        let out = buf
-            .get_mut(..SLL2_HEADER_LEN)
-            .ok_or(EmitError::BufferTooSmall {
-                need: SLL2_HEADER_LEN,
-                have,
-            })?;
+        let out = crate::wire::bytes::emit_area(buf, SLL2_HEADER_LEN)?;
         write_bytes(out, 0, &self.protocol.0.to_be_bytes());
         write_bytes(out, 2, &[0, 0]);
         write_bytes(out, 4, &self.if_index.to_be_bytes());

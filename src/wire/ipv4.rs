@@ -332,13 +332,7 @@ impl Ipv4Header {
         if usize::from(self.total_len) < MIN_HEADER_LEN {
             return Err(EmitError::LengthOverflow(usize::from(self.total_len)));
         }
-        let have = buf.len();
-        let header = buf
-            .get_mut(..MIN_HEADER_LEN)
-            .ok_or(EmitError::BufferTooSmall {
-                need: MIN_HEADER_LEN,
-                have,
-            })?;
+        let header = crate::wire::bytes::emit_area(buf, MIN_HEADER_LEN)?;
         let mut packet = Packet::new_unchecked(header);
         packet.set_version_ihl(4, 5);
         packet.set_tos(TOS_INTERNETWORK_CONTROL);

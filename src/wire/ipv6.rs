@@ -193,11 +193,7 @@ impl Ipv6Header {
 
     /// Write the 40-byte header at the start of `buf`.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
-        let have = buf.len();
-        let header = buf.get_mut(..HEADER_LEN).ok_or(EmitError::BufferTooSmall {
-            need: HEADER_LEN,
-            have,
-        })?;
+        let header = crate::wire::bytes::emit_area(buf, HEADER_LEN)?;
         let mut packet = Packet::new_unchecked(header);
         packet.set_version_tc_flow(self.traffic_class, self.flow_label);
         packet.set_payload_len(self.payload_len);

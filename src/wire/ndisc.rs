@@ -284,10 +284,7 @@ impl NeighborAdvertRepr {
     /// Write the ICMPv6 message, checksum computed for `src` -> `dst`.
     pub fn emit(&self, src: &Ipv6Addr, dst: &Ipv6Addr, buf: &mut [u8]) -> Result<usize, EmitError> {
         let len = self.buffer_len();
-        let have = buf.len();
-        let out = buf
-            .get_mut(..len)
-            .ok_or(EmitError::BufferTooSmall { need: len, have })?;
+        let out = crate::wire::bytes::emit_area(buf, len)?;
         let mut packet = Packet::new_unchecked(out);
         packet.set_neighbor_advert();
         packet.set_checksum(0);

@@ -796,10 +796,7 @@ pub fn emit_advert(
 ) -> Result<usize, EmitError> {
     check_emittable(repr, &src, &dst)?;
     let len = advert_len(repr);
-    let have = buf.len();
-    let message = buf
-        .get_mut(..len)
-        .ok_or(EmitError::BufferTooSmall { need: len, have })?;
+    let message = crate::wire::bytes::emit_area(buf, len)?;
     let count = u8::try_from(repr.addresses.len())
         .map_err(|_| EmitError::TooManyAddresses(repr.addresses.len()))?;
 
