@@ -20,5 +20,6 @@ pub mod timers;
 
 pub use counters::{Counters, DropReason};
 pub use router::{
-    Action, ActiveRouter, AnnounceConfig, Reason, RouterConfig, State, Transition, VirtualRouter,
+    ADVER_EARLY_DIVISOR, Action, ActiveRouter, AnnounceConfig, Reason, RouterConfig, State,
+    Transition, VirtualRouter,
 };

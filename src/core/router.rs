@@ -25,6 +25,20 @@ fn later(now: Instant, d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// How early an Adver_Timer may be served: 1/`ADVER_EARLY_DIVISOR` of the
+/// advert interval (1.25 ms at 10 ms, 125 ms at 1 s).
+///
+/// A daemon with many Active routers would otherwise wake once per router
+/// per interval, each wake-up a few microseconds of scheduler and timer
+/// work for one packet. With the window, one wake-up serves every router
+/// whose advert falls due within it, and a router served early restarts its
+/// interval from that moment, so it stays in step with the others from then
+/// on. The advert is never late; an interval is shortened, at most by this
+/// much, only when a router joins another's wake-up. A Backup cannot tell:
+/// an early advert only restarts its Master_Down_Timer sooner.
+/// docs/performance.md has the measurements.
+pub const ADVER_EARLY_DIVISOR: u32 = 8;
+
 /// At most one "address list differs" line per router in this period.
 const ADDRESS_LIST_LOG_PERIOD: Duration = Duration::from_secs(60);
 
@@ -464,6 +478,32 @@ impl VirtualRouter {
         .min()
     }
 
+    /// The earliest instant at which [`Self::handle_timeout`] has work: the
+    /// same as [`Self::poll_timeout`] except that an Adver_Timer may be
+    /// served up to 1/[`ADVER_EARLY_DIVISOR`] of the interval early. A shell
+    /// that wakes for one router serves every router whose window has
+    /// opened. The Master_Down_Timer and announcements are never early.
+    pub fn poll_timeout_early(&self) -> Option<Instant> {
+        let burst = if self.announce.burst_left > 0 {
+            self.announce.burst_at
+        } else {
+            None
+        };
+        let adver = self
+            .adver_at
+            .map(|t| t.checked_sub(self.adver_early()).unwrap_or(t));
+        [
+            adver,
+            self.master_down_at,
+            burst,
+            self.announce.second_burst_at,
+            self.announce.refresh_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     /// Startup event (RFC 9568 6.4.1). Ignored unless in Initialize.
     pub fn startup(&mut self, now: Instant) {
         if self.state != State::Initialize {
@@ -570,14 +610,21 @@ impl VirtualRouter {
                 }
             }
             State::Active => {
-                if let Some(due) = self.adver_at.filter(|t| *t <= now) {
-                    // RFC 9568 6.4.3: Adver_Timer fires. The next one is due
-                    // an interval after this one was *due*, not after the
-                    // (slightly late) wake-up: lateness must not add up into
-                    // a longer interval. A wake-up later than a whole
-                    // interval restarts from now rather than bursting.
+                let early = self.adver_early();
+                if let Some(due) = self
+                    .adver_at
+                    .filter(|t| t.checked_sub(early).is_none_or(|open| open <= now))
+                {
+                    // RFC 9568 6.4.3: Adver_Timer fires. Served late, the
+                    // next one is due an interval after this one was *due*,
+                    // not after the wake-up: lateness must not add up into a
+                    // longer interval; a wake-up later than a whole interval
+                    // restarts from now rather than bursting. Served early
+                    // (within the window, see ADVER_EARLY_DIVISOR), the
+                    // interval restarts now: the router keeps step with the
+                    // wake-up that served it.
                     self.send_advert(self.effective_priority);
-                    let next = later(due, self.advert_interval());
+                    let next = later(due.min(now), self.advert_interval());
                     self.adver_at = Some(if next > now {
                         next
                     } else {
@@ -846,6 +893,11 @@ impl VirtualRouter {
 
     fn advert_interval(&self) -> Duration {
         timers::cs_to_duration(self.cfg.advert_interval_cs)
+    }
+
+    /// How early the Adver_Timer may be served (see ADVER_EARLY_DIVISOR).
+    fn adver_early(&self) -> Duration {
+        self.advert_interval() / ADVER_EARLY_DIVISOR
     }
 
     /// The owner always preempts (RFC 9568 6.1, Preempt_Mode).
