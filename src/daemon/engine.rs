@@ -19,6 +19,7 @@ use tracing::{debug, error, info, warn};
 use super::control::{self, ControlMsg};
 use super::metrics;
 use super::notify::{Change, Notifier};
+use super::pace::RxPace;
 use super::timer::DeadlineTimer;
 use crate::capture::{self, IFACE_ETHERNET, IFACE_IP, Note, RotatingFile};
 use crate::config::{self, Config};
@@ -75,8 +76,17 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
     engine.apply(config).await;
 
     let mut timer = DeadlineTimer::new().context("timerfd")?;
+    let mut pace = RxPace::default();
     loop {
-        timer.set(engine.next_deadline()).context("timerfd")?;
+        let deadline = match (engine.next_deadline(), pace.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        timer.set(deadline).context("timerfd")?;
+        let wait_readable = pace.wait_readable();
+        // Paced, the sockets leave the epoll set: otherwise every arriving
+        // packet would still wake the thread, only to find nothing to do.
+        engine.set_sockets_polled(wait_readable);
         let input = {
             let sockets = &engine.sockets;
             let timer = &mut timer;
@@ -101,7 +111,7 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
                         }
                     }
                     Poll::Pending
-                }) => Input::Readable(i.0, i.1),
+                }), if wait_readable => Input::Readable(i.0, i.1),
             }
         };
         match input {
@@ -114,18 +124,28 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
             Input::Reload => engine.reload().await,
             Input::Netlink(ev) => engine.on_netlink(ev).await,
             Input::Readable(i, Ok(())) => {
-                engine.read_socket(i).await;
+                let (packets, drained) = engine.read_socket(i).await;
+                let now = Instant::now();
+                pace.after_read(now, packets, drained);
                 // The timerfd's readiness is seen only when the runtime
                 // polls its reactor, which a socket that never drains
                 // delays (a flood): run what is due after every burst.
-                if engine.next_deadline().is_some_and(|d| d <= Instant::now()) {
+                if engine.next_deadline().is_some_and(|d| d <= now) {
                     engine.on_timer().await;
                 }
             }
             Input::Readable(i, Err(e)) => {
                 error!("socket {i}: {e}");
             }
-            Input::Timer => engine.on_timer().await,
+            Input::Timer => {
+                // Read what has arrived before acting on any deadline: an
+                // advert received before a Master_Down deadline resets it
+                // (its receive time is the kernel's, however late it is
+                // read). This is also the paced read (pace.rs).
+                let (packets, drained) = engine.read_sockets().await;
+                pace.after_read(Instant::now(), packets, drained);
+                engine.on_timer().await;
+            }
             Input::Control(msg) => engine.on_control(msg),
             Input::Check(update) => engine.on_check(update).await,
         }
@@ -197,6 +217,8 @@ struct SockSlot {
     family: Family,
     sock: VrrpSocket,
     frames: FrameSender,
+    /// The last epoll registration failed (logged once).
+    poll_failed: bool,
 }
 
 /// A router whose interface is present and which runs the core.
@@ -237,8 +259,10 @@ struct Slot {
     last_takeover: Option<SystemTime>,
     /// The last split brain logged (peer, when), for the log's rate limit.
     split_brain_logged: Option<(IpAddr, Instant)>,
-    /// The core's `poll_timeout()`, cached after every drain.
+    /// The core's `poll_timeout()` and `poll_timeout_early()`, cached
+    /// after every drain.
     deadline: Option<Instant>,
+    early: Option<Instant>,
 }
 
 pub struct Engine {
@@ -447,7 +471,10 @@ impl Engine {
                 }
             }
         }
-        let tx = VrrpSocket::open(&name, index, source, false)
+        let mut tx = VrrpSocket::open(&name, index, source, false)
+            .map_err(|e| format!("virtual MAC socket on {name}: {e}"))?;
+        // Send-only: nothing reads it, so nothing should wake for it.
+        tx.set_polled(false)
             .map_err(|e| format!("virtual MAC socket on {name}: {e}"))?;
         let frames = FrameSender::open(index).map_err(|e| format!("{name}: {e}"))?;
         info!(router = %cfg.name, "virtual MAC {} on {name}", wire::MacAddr(mac));
@@ -484,23 +511,56 @@ impl Engine {
             family,
             sock,
             frames,
+            poll_failed: false,
         });
         Ok(self.sockets.len() - 1)
     }
 
-    async fn read_socket(&mut self, si: usize) {
+    fn set_sockets_polled(&mut self, polled: bool) {
+        for (si, slot) in self.sockets.iter_mut().enumerate() {
+            match slot.sock.set_polled(polled) {
+                Ok(()) => slot.poll_failed = false,
+                // Logged once until it works again; meanwhile the socket is
+                // read before every timer and paced read.
+                Err(e) if !slot.poll_failed => {
+                    slot.poll_failed = true;
+                    error!("socket #{si}: cannot add it to the epoll set: {e}");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Read every socket (at most a burst each): packets read, and whether
+    /// every socket was left empty.
+    async fn read_sockets(&mut self) -> (usize, bool) {
+        let mut packets = 0;
+        let mut drained = true;
+        for si in 0..self.sockets.len() {
+            let (n, d) = self.read_socket(si).await;
+            packets += n;
+            drained &= d;
+        }
+        (packets, drained)
+    }
+
+    /// Read up to a burst of packets from one socket and hand each to its
+    /// router: packets read, and whether the socket was left empty.
+    async fn read_socket(&mut self, si: usize) -> (usize, bool) {
+        let mut packets = 0;
         for _ in 0..RX_BURST {
             let Some(slot) = self.sockets.get(si) else {
-                return;
+                return (packets, true);
             };
             let rx = match slot.sock.try_recv(&mut self.rx_buf) {
                 Ok(Some(rx)) => rx,
-                Ok(None) => return,
+                Ok(None) => return (packets, true),
                 Err(e) => {
                     warn!("receive on socket #{si}: {e}");
-                    return;
+                    return (packets, true);
                 }
             };
+            packets += 1;
             let opts = wire::ParseOptions::default();
             // For captures: the whole datagram (IPv6 headers are rebuilt
             // from what the kernel reported).
@@ -606,13 +666,17 @@ impl Engine {
             }
             self.drain(ri).await;
         }
+        (packets, false)
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
         self.cap.expire(now);
         for i in 0..self.routers.len() {
-            let due = self.routers[i].deadline.is_some_and(|d| d <= now);
+            // Every router whose window has opened, not only the one whose
+            // deadline woke us: Active routers due within the Adver_Timer's
+            // early window share this wake-up (core::ADVER_EARLY_DIVISOR).
+            let due = self.routers[i].early.is_some_and(|d| d <= now);
             if due {
                 let slot = &mut self.routers[i];
                 if let Some(run) = slot.run.as_mut() {
@@ -635,6 +699,7 @@ impl Engine {
             };
             let Some(run) = slot.run.as_mut() else {
                 slot.deadline = None;
+                slot.early = None;
                 return;
             };
             let Some(action) = run.vr.poll_action() else {
@@ -642,6 +707,7 @@ impl Engine {
                 // deadline, so the loop's earliest-deadline scan and the
                 // timer sweep read one field instead of asking every core.
                 slot.deadline = run.vr.poll_timeout();
+                slot.early = run.vr.poll_timeout_early();
                 return;
             };
             match action {
@@ -1269,6 +1335,7 @@ impl Slot {
             last_takeover: None,
             split_brain_logged: None,
             deadline: None,
+            early: None,
         }
     }
 }

@@ -8,6 +8,7 @@ mod control;
 mod engine;
 pub mod metrics;
 mod notify;
+mod pace;
 mod timer;
 
 use std::path::PathBuf;

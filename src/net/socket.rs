@@ -22,7 +22,7 @@ use nix::sys::socket::{
     sockopt,
 };
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::unix::AsyncFd;
+use tokio::io::unix::{AsyncFd, AsyncFdRegisterError};
 
 use super::{IPPROTO_VRRP, VRRP_GROUP_V4, VRRP_GROUP_V6};
 use crate::wire::Family;
@@ -53,9 +53,18 @@ impl Rx<'_> {
     }
 }
 
+/// The socket, in or out of the runtime's epoll set.
+enum Io {
+    /// Registered: readiness wakes the loop.
+    Polled(AsyncFd<Socket>),
+    /// Not registered: packets queue without waking anyone (receive
+    /// pacing, daemon/pace.rs; and send-only sockets).
+    Paused(Socket),
+}
+
 /// The shared VRRP socket of one (interface, family).
 pub struct VrrpSocket {
-    fd: AsyncFd<Socket>,
+    io: Option<Io>,
     family: Family,
     ifindex: u32,
     /// The address adverts are sent from; the v3 checksum covers it.
@@ -120,11 +129,9 @@ impl VrrpSocket {
                 }
             }
         }
-        // SAFETY: the Socket owns its descriptor and moves into the AsyncFd,
-        // which keeps it open and unchanged until the AsyncFd is dropped.
-        let fd = unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }?;
+        let fd = register(sock).map_err(io::Error::from)?;
         Ok(VrrpSocket {
-            fd,
+            io: Some(Io::Polled(fd)),
             family,
             ifindex,
             source,
@@ -143,9 +150,44 @@ impl VrrpSocket {
         self.ifindex
     }
 
-    /// Readiness for the daemon's poll loop (no allocation, no future).
+    fn socket(&self) -> io::Result<&Socket> {
+        match &self.io {
+            Some(Io::Polled(fd)) => Ok(fd.get_ref()),
+            Some(Io::Paused(sock)) => Ok(sock),
+            // set_polled always puts it back.
+            None => Err(io::Error::other("socket missing")),
+        }
+    }
+
+    /// Whether readiness of this socket wakes the loop. Paused, packets
+    /// queue in the socket without a wake-up each: under a steady stream
+    /// the loop reads them in batches (daemon/pace.rs). Switching costs one
+    /// epoll_ctl; a socket resumed with packets queued is ready at once.
+    pub fn set_polled(&mut self, polled: bool) -> io::Result<()> {
+        let (io, result) = match (self.io.take(), polled) {
+            (Some(Io::Polled(fd)), false) => (Some(Io::Paused(fd.into_inner())), Ok(())),
+            (Some(Io::Paused(sock)), true) => match register(sock) {
+                Ok(fd) => (Some(Io::Polled(fd)), Ok(())),
+                // Still usable, only not woken for: the paced reads and
+                // the next attempt still reach it.
+                Err(e) => {
+                    let (sock, cause) = e.into_parts();
+                    (Some(Io::Paused(sock)), Err(cause))
+                }
+            },
+            (io, _) => (io, Ok(())),
+        };
+        self.io = io;
+        result
+    }
+
+    /// Readiness for the daemon's poll loop (no allocation, no future). A
+    /// paused socket is never ready.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.fd.poll_read_ready(cx) {
+        let Some(Io::Polled(fd)) = &self.io else {
+            return Poll::Pending;
+        };
+        match fd.poll_read_ready(cx) {
             Poll::Ready(Ok(mut guard)) => {
                 // Readiness is re-armed by `try_recv` hitting WouldBlock.
                 guard.retain_ready();
@@ -159,7 +201,7 @@ impl VrrpSocket {
     /// Read one packet if one is queued; `Ok(None)` when the queue is empty
     /// (and readiness is cleared so the next poll waits).
     pub fn try_recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<Option<Rx<'b>>> {
-        let res = recv(self.fd.get_ref(), self.family, buf);
+        let res = recv(self.socket()?, self.family, buf);
         match res {
             Ok(RawRx::V4(n, age)) => Ok(Some(Rx::V4 {
                 datagram: buf.get(..n).unwrap_or(&[]),
@@ -187,9 +229,12 @@ impl VrrpSocket {
     }
 
     fn clear_ready(&self) {
+        let Some(Io::Polled(fd)) = &self.io else {
+            return;
+        };
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        if let Poll::Ready(Ok(mut guard)) = self.fd.poll_read_ready(&mut cx) {
+        if let Poll::Ready(Ok(mut guard)) = fd.poll_read_ready(&mut cx) {
             guard.clear_ready();
         }
     }
@@ -199,7 +244,7 @@ impl VrrpSocket {
     /// one the checksum was computed with, so it is given to the kernel
     /// explicitly (IP_PKTINFO / IPV6_PKTINFO) rather than left to routing.
     pub fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let fd = self.fd.get_ref().as_raw_fd();
+        let fd = self.socket()?.as_raw_fd();
         let iov = [IoSlice::new(payload)];
         let ifindex = i32::try_from(self.ifindex).unwrap_or(0);
         let n = match (dst, self.source) {
@@ -256,6 +301,14 @@ impl VrrpSocket {
         }
         Ok(())
     }
+}
+
+/// Add the socket to the runtime's epoll set, for readability.
+fn register(sock: Socket) -> Result<AsyncFd<Socket>, AsyncFdRegisterError<Socket>> {
+    // SAFETY: the Socket owns its descriptor and moves into the AsyncFd,
+    // which keeps it open and unchanged until the AsyncFd is dropped or
+    // gives the Socket back (`into_inner`, which deregisters it first).
+    unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }
 }
 
 enum RawRx {
