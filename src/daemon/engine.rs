@@ -25,21 +25,21 @@ use crate::capture::{self, IFACE_ETHERNET, IFACE_IP, Note, RotatingFile};
 use crate::config::{self, Config};
 use crate::core::{self, Action, State, VirtualRouter};
 use crate::health::{self, CheckHandle, CheckSpec, CheckUpdate};
+use crate::net::mmsg::{self, RecvBatch, SendBatch};
 use crate::net::netlink::{self, Event, Netlink};
 use crate::net::packet::FrameSender;
-use crate::net::socket::{Rx, VrrpSocket};
+use crate::net::socket::{Rx, VrrpSocket, realtime_now};
 use crate::net::{VRRP_GROUP_V4, VRRP_GROUP_V6};
 use crate::status::{ActiveStatus, RouterStatus, Status, TrackedStatus, TransitionStatus};
 use crate::wire::{self, Family};
 
 /// Largest advert: 8-byte header + 255 IPv6 addresses.
-const TX_BUF: usize = 8 + 255 * 16;
-/// Receive buffer: the largest IPv4 datagram.
-const RX_BUF: usize = 65_535;
+const TX_BUF: usize = crate::net::MAX_ADVERT;
 /// At most one split-brain log line per peer in this time (all counted).
 const SPLIT_BRAIN_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-/// Packets read from one socket before the loop looks at other inputs.
-const RX_BURST: usize = 64;
+/// Packets read from one socket before the loop looks at other inputs
+/// (eight recvmmsg batches).
+const RX_BURST: usize = 8 * mmsg::BATCH;
 
 pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("SIGTERM handler")?;
@@ -149,6 +149,8 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
             Input::Control(msg) => engine.on_control(msg),
             Input::Check(update) => engine.on_check(update).await,
         }
+        // One sendmmsg for every advert this input produced.
+        engine.flush_sends();
     }
 }
 
@@ -221,6 +223,15 @@ struct SockSlot {
     poll_failed: bool,
 }
 
+/// The socket queued adverts leave through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxVia {
+    /// `Engine::sockets[i]`.
+    Shared(usize),
+    /// The virtual MAC socket of `Engine::routers[i]`.
+    Vmac(usize),
+}
+
 /// A router whose interface is present and which runs the core.
 struct Running {
     ifindex: u32,
@@ -270,8 +281,16 @@ pub struct Engine {
     nl: Netlink,
     routers: Vec<Slot>,
     sockets: Vec<SockSlot>,
-    rx_buf: Vec<u8>,
+    /// Receive storage for one recvmmsg (taken out while in use).
+    rx_batch: Option<RecvBatch>,
+    /// Scratch for emitting one advert.
     tx_buf: Vec<u8>,
+    /// Adverts queued for one sendmmsg, all through `tx_via`, and the
+    /// router of each (for error logs). Flushed before any other action
+    /// with an effect outside (addresses, ARP/NA), and after every input.
+    tx_batch: SendBatch,
+    tx_via: Option<TxVia>,
+    tx_routers: Vec<usize>,
     frame_buf: Vec<u8>,
     /// Packets dropped before reaching a router, by wire error counter.
     drops: BTreeMap<&'static str, u64>,
@@ -291,8 +310,11 @@ impl Engine {
             nl: Netlink::open()?,
             routers: Vec::new(),
             sockets: Vec::new(),
-            rx_buf: vec![0; RX_BUF],
+            rx_batch: Some(RecvBatch::default()),
             tx_buf: vec![0; TX_BUF],
+            tx_batch: SendBatch::default(),
+            tx_via: None,
+            tx_routers: Vec::with_capacity(mmsg::BATCH),
             frame_buf: vec![0; 1514],
             drops: BTreeMap::new(),
             unknown_vrids: UnknownVrids::default(),
@@ -544,129 +566,175 @@ impl Engine {
         (packets, drained)
     }
 
-    /// Read up to a burst of packets from one socket and hand each to its
-    /// router: packets read, and whether the socket was left empty.
+    /// Read up to a burst of packets from one socket, a batch per system
+    /// call, and hand each to its router: packets read, and whether the
+    /// socket was left empty.
     async fn read_socket(&mut self, si: usize) -> (usize, bool) {
+        // Taken out for the loop, so each packet can borrow it while the
+        // routers are handed theirs; always put back.
+        let Some(mut batch) = self.rx_batch.take() else {
+            return (0, true);
+        };
         let mut packets = 0;
-        for _ in 0..RX_BURST {
+        let mut drained = false;
+        while packets < RX_BURST {
             let Some(slot) = self.sockets.get(si) else {
-                return (packets, true);
+                drained = true;
+                break;
             };
-            let rx = match slot.sock.try_recv(&mut self.rx_buf) {
-                Ok(Some(rx)) => rx,
-                Ok(None) => return (packets, true),
+            let n = match slot.sock.recv_batch(&mut batch) {
+                Ok(n) => n,
                 Err(e) => {
                     warn!("receive on socket #{si}: {e}");
-                    return (packets, true);
+                    0
                 }
             };
-            packets += 1;
-            let opts = wire::ParseOptions::default();
-            // For captures: the whole datagram (IPv6 headers are rebuilt
-            // from what the kernel reported).
-            let rebuilt;
-            // The advert's arrival, from the kernel's receive timestamp: the
-            // Master_Down_Timer runs from there (RFC 9568 6.4.2).
-            let now = Instant::now()
-                .checked_sub(rx.age())
-                .unwrap_or_else(Instant::now);
-            let (parsed, datagram): (_, &[u8]) = match rx {
-                Rx::V4 { datagram, .. } => (wire::parse_ipv4(datagram, &opts), datagram),
-                Rx::V6 {
-                    src,
-                    dst,
-                    hop_limit,
-                    payload,
-                    ..
-                } => {
-                    rebuilt = if self.cap.active() {
-                        capture::ip_datagram(IpAddr::V6(src), IpAddr::V6(dst), hop_limit, payload)
-                    } else {
-                        None
-                    };
-                    (
-                        wire::parse_ipv6(src, dst, hop_limit, payload, &opts),
-                        rebuilt.as_deref().unwrap_or(&[]),
-                    )
-                }
-            };
-            let received = match parsed {
-                Ok(r) => r,
-                Err(e) => {
-                    *self.drops.entry(e.counter()).or_default() += 1;
-                    debug!(reason = e.counter(), "dropped packet: {e}");
-                    if self.cap.active() {
-                        let why = format!("{}: {e}", e.counter());
-                        self.cap.record(IFACE_IP, datagram, &Note::Dropped(&why));
-                    }
+            if n < mmsg::BATCH {
+                // A short batch: the queue is empty now.
+                slot.sock.clear_ready();
+                drained = true;
+            }
+            let (ifindex, family) = (slot.ifindex, slot.family);
+            // One clock reading per batch: each packet's arrival is this
+            // instant less its age by the kernel's receive timestamp.
+            let read_at = Instant::now();
+            let realtime = realtime_now();
+            for k in 0..n {
+                let Some((data, meta)) = batch.get(k) else {
+                    continue;
+                };
+                packets += 1;
+                let datagram = (family == Family::Ipv4).then_some(data);
+                if meta.truncated {
+                    self.drop_received("datagram_too_long", "longer than any advert", datagram);
                     continue;
                 }
-            };
-            let ifindex = slot.ifindex;
-            let family = slot.family;
-            let vrid = received.advert.vrid;
-            let target = self.routers.iter().position(|s| {
-                s.cfg.vrid == vrid
-                    && s.cfg.family == family
-                    && s.run.as_ref().is_some_and(|r| r.ifindex == ifindex)
-            });
-            let Some(ri) = target else {
-                *self.drops.entry("vrid_unknown").or_default() += 1;
-                match self.unknown_vrids.note(received.src, vrid) {
-                    UnknownVrid::New => warn!(
-                        "advert for VRID {vrid} from {} (priority {}) matches no router of ours on this interface",
-                        received.src, received.advert.priority
-                    ),
-                    UnknownVrid::LimitReached => warn!(
-                        "adverts for VRIDs of no router of ours from {UNKNOWN_VRID_LOG_LIMIT} (source, VRID) pairs: not logging further ones (spoofed sources?); they are still counted as vrid_unknown"
-                    ),
-                    UnknownVrid::Seen => {}
+                match Rx::from_batch(family, data, meta, realtime) {
+                    Ok(rx) => self.handle_packet(ifindex, family, rx, read_at).await,
+                    Err(e) => self.drop_received("control_data_missing", &e.to_string(), datagram),
                 }
-                if self.cap.active() {
-                    self.cap.record(
-                        IFACE_IP,
-                        datagram,
-                        &Note::Dropped("vrid_unknown: no router for this VRID"),
-                    );
-                }
-                continue;
-            };
-            let Some(target) = self.routers.get_mut(ri) else {
-                continue;
-            };
-            debug!(router = %target.cfg.name, src = %received.src,
-                priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
-                "advert received");
-            // The receive checksum policy is per router; the socket parsed
-            // with either form and reports which one matched.
-            let verdict: Result<(), &'static str> = if let wire::ChecksumPolicy::Only(form) =
-                target.cfg.checksum.accept.policy()
-                && received.advert.version == wire::Version::V3
-                && family == Family::Ipv4
-                && received.checksum_form != form
-            {
-                *self.drops.entry("checksum_form_refused").or_default() += 1;
-                Err("checksum_form_refused")
-            } else if let Some(run) = target.run.as_mut() {
-                run.vr
-                    .handle_advert(now, received.src, &received.advert)
-                    .map_err(|reason| reason.counter())
-            } else {
-                Ok(())
-            };
-            if let Err(reason) = verdict {
-                debug!(router = %target.cfg.name, reason, "advert from {} dropped", received.src);
+            }
+            if drained {
+                break;
+            }
+        }
+        self.rx_batch = Some(batch);
+        (packets, drained)
+    }
+
+    /// A received packet dropped before parsing: counted, logged at debug,
+    /// and noted in captures.
+    /// `datagram`: the whole IP datagram, if known (an IPv6 socket gives
+    /// the payload only).
+    fn drop_received(&mut self, counter: &'static str, why: &str, datagram: Option<&[u8]>) {
+        *self.drops.entry(counter).or_default() += 1;
+        debug!(reason = counter, "dropped packet: {why}");
+        if let Some(datagram) = datagram
+            && self.cap.active()
+        {
+            let note = format!("{counter}: {why}");
+            self.cap.record(IFACE_IP, datagram, &Note::Dropped(&note));
+        }
+    }
+
+    /// One received packet: parse, find its router, hand it over, carry
+    /// out what the router decided. `read_at` is when its batch was read.
+    async fn handle_packet(&mut self, ifindex: u32, family: Family, rx: Rx<'_>, read_at: Instant) {
+        let opts = wire::ParseOptions::default();
+        // For captures: the whole datagram (IPv6 headers are rebuilt
+        // from what the kernel reported).
+        let rebuilt;
+        // The advert's arrival, from the kernel's receive timestamp: the
+        // Master_Down_Timer runs from there (RFC 9568 6.4.2).
+        let now = read_at.checked_sub(rx.age()).unwrap_or(read_at);
+        let (parsed, datagram): (_, &[u8]) = match rx {
+            Rx::V4 { datagram, .. } => (wire::parse_ipv4(datagram, &opts), datagram),
+            Rx::V6 {
+                src,
+                dst,
+                hop_limit,
+                payload,
+                ..
+            } => {
+                rebuilt = if self.cap.active() {
+                    capture::ip_datagram(IpAddr::V6(src), IpAddr::V6(dst), hop_limit, payload)
+                } else {
+                    None
+                };
+                (
+                    wire::parse_ipv6(src, dst, hop_limit, payload, &opts),
+                    rebuilt.as_deref().unwrap_or(&[]),
+                )
+            }
+        };
+        let received = match parsed {
+            Ok(r) => r,
+            Err(e) => {
+                self.drop_received(e.counter(), &e.to_string(), Some(datagram));
+                return;
+            }
+        };
+        let vrid = received.advert.vrid;
+        let target = self.routers.iter().position(|s| {
+            s.cfg.vrid == vrid
+                && s.cfg.family == family
+                && s.run.as_ref().is_some_and(|r| r.ifindex == ifindex)
+        });
+        let Some(ri) = target else {
+            *self.drops.entry("vrid_unknown").or_default() += 1;
+            match self.unknown_vrids.note(received.src, vrid) {
+                UnknownVrid::New => warn!(
+                    "advert for VRID {vrid} from {} (priority {}) matches no router of ours on this interface",
+                    received.src, received.advert.priority
+                ),
+                UnknownVrid::LimitReached => warn!(
+                    "adverts for VRIDs of no router of ours from {UNKNOWN_VRID_LOG_LIMIT} (source, VRID) pairs: not logging further ones (spoofed sources?); they are still counted as vrid_unknown"
+                ),
+                UnknownVrid::Seen => {}
             }
             if self.cap.active() {
-                let note = match verdict {
-                    Ok(()) => Note::Received,
-                    Err(reason) => Note::Dropped(reason),
-                };
-                self.cap.record(IFACE_IP, datagram, &note);
+                self.cap.record(
+                    IFACE_IP,
+                    datagram,
+                    &Note::Dropped("vrid_unknown: no router for this VRID"),
+                );
             }
-            self.drain(ri).await;
+            return;
+        };
+        let Some(target) = self.routers.get_mut(ri) else {
+            return;
+        };
+        debug!(router = %target.cfg.name, src = %received.src,
+            priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
+            "advert received");
+        // The receive checksum policy is per router; the socket parsed
+        // with either form and reports which one matched.
+        let verdict: Result<(), &'static str> = if let wire::ChecksumPolicy::Only(form) =
+            target.cfg.checksum.accept.policy()
+            && received.advert.version == wire::Version::V3
+            && family == Family::Ipv4
+            && received.checksum_form != form
+        {
+            *self.drops.entry("checksum_form_refused").or_default() += 1;
+            Err("checksum_form_refused")
+        } else if let Some(run) = target.run.as_mut() {
+            run.vr
+                .handle_advert(now, received.src, &received.advert)
+                .map_err(|reason| reason.counter())
+        } else {
+            Ok(())
+        };
+        if let Err(reason) = verdict {
+            debug!(router = %target.cfg.name, reason, "advert from {} dropped", received.src);
         }
-        (packets, false)
+        if self.cap.active() {
+            let note = match verdict {
+                Ok(()) => Note::Received,
+                Err(reason) => Note::Dropped(reason),
+            };
+            self.cap.record(IFACE_IP, datagram, &note);
+        }
+        self.drain(ri).await;
     }
 
     async fn on_timer(&mut self) {
@@ -715,9 +783,20 @@ impl Engine {
                     priority,
                     max_advert_interval_cs,
                 } => self.send_advert(i, priority, max_advert_interval_cs),
-                Action::AddAddresses => self.set_addresses(i, true).await,
-                Action::RemoveAddresses => self.set_addresses(i, false).await,
-                Action::Announce => self.announce(i),
+                // The core's order holds outside too: queued adverts leave
+                // before addresses change or ARP / NA go out.
+                Action::AddAddresses => {
+                    self.flush_sends();
+                    self.set_addresses(i, true).await;
+                }
+                Action::RemoveAddresses => {
+                    self.flush_sends();
+                    self.set_addresses(i, false).await;
+                }
+                Action::Announce => {
+                    self.flush_sends();
+                    self.announce(i);
+                }
                 Action::PeerActive {
                     peer,
                     peer_priority,
@@ -772,40 +851,91 @@ impl Engine {
         let Some(sock) = self.sockets.get(run.sock) else {
             return;
         };
-        let repr = run.vr.advert(priority, max_advert_interval_cs);
         let src = sock.sock.source();
         let group = match slot.cfg.family {
             Family::Ipv4 => IpAddr::V4(VRRP_GROUP_V4),
             Family::Ipv6 => IpAddr::V6(VRRP_GROUP_V6),
         };
-        let peers: &[IpAddr] = if slot.cfg.unicast_peers.is_empty() {
-            std::slice::from_ref(&group)
-        } else {
-            &slot.cfg.unicast_peers
+        // From the virtual MAC while Active (its macvlan is up only then);
+        // otherwise from the interface itself.
+        let via = match &run.vmac {
+            Some(_) if run.vr.state() == State::Active => TxVia::Vmac(i),
+            _ => TxVia::Shared(run.sock),
         };
-        for &dst in peers {
+        let destinations = slot.cfg.unicast_peers.len().max(1);
+        for k in 0..destinations {
+            // Looked up again each time: queueing needs the engine mutably.
+            let Some(slot) = self.routers.get(i) else {
+                return;
+            };
+            let Some(run) = slot.run.as_ref() else {
+                return;
+            };
+            let dst = match slot.cfg.unicast_peers.get(k) {
+                Some(peer) => *peer,
+                None => group,
+            };
+            let repr = run.vr.advert(priority, max_advert_interval_cs);
             // The pseudo-header form covers the destination: emit per peer.
             match wire::emit_advert(&repr, src, dst, slot.cfg.checksum.send, &mut self.tx_buf) {
                 Ok(n) => {
-                    let payload = &self.tx_buf[..n];
-                    // From the virtual MAC while Active (its macvlan is up
-                    // only then); otherwise from the interface itself.
-                    let tx = match &run.vmac {
-                        Some(vm) if run.vr.state() == State::Active => &vm.tx,
-                        _ => &sock.sock,
-                    };
-                    if let Err(e) = tx.send_to(payload, dst) {
-                        warn!(router = %slot.cfg.name, "send advert to {dst}: {e}");
-                    }
                     if self.cap.active()
-                        && let Some(dg) = capture::ip_datagram(src, dst, 255, payload)
+                        && let Some(dg) = capture::ip_datagram(src, dst, 255, &self.tx_buf[..n])
                     {
                         self.cap.record(IFACE_IP, &dg, &Note::Sent);
                     }
+                    self.queue_send(via, i, n, dst);
                 }
                 Err(e) => error!(router = %slot.cfg.name, "cannot build advert: {e}"),
             }
         }
+    }
+
+    /// Queue the advert in `tx_buf[..len]` for the next sendmmsg.
+    fn queue_send(&mut self, via: TxVia, router: usize, len: usize, dst: IpAddr) {
+        if self.tx_via != Some(via) || !self.tx_batch.fits(len) {
+            self.flush_sends();
+        }
+        self.tx_via = Some(via);
+        self.tx_batch
+            .push(&self.tx_buf[..len], std::net::SocketAddr::new(dst, 0));
+        self.tx_routers.push(router);
+    }
+
+    /// Send every queued advert (one sendmmsg per batch).
+    fn flush_sends(&mut self) {
+        let Some(via) = self.tx_via.take() else {
+            return;
+        };
+        let sock = match via {
+            TxVia::Shared(si) => self.sockets.get(si).map(|s| &s.sock),
+            TxVia::Vmac(ri) => self
+                .routers
+                .get(ri)
+                .and_then(|s| s.run.as_ref())
+                .and_then(|r| r.vmac.as_ref())
+                .map(|v| &v.tx),
+        };
+        let (routers, queued) = (&self.routers, &self.tx_routers);
+        match sock {
+            Some(sock) => sock.send_batch(&mut self.tx_batch, |k, dst, e| {
+                let name = queued
+                    .get(k)
+                    .and_then(|&ri| routers.get(ri))
+                    .map_or("?", |s| s.cfg.name.as_str());
+                warn!(router = %name, "send advert to {dst}: {e}");
+            }),
+            None => {
+                // Not reachable: every change of the routers or sockets
+                // flushes first. Said rather than lost silently.
+                error!(
+                    "{} queued adverts not sent: their socket is gone",
+                    self.tx_batch.len()
+                );
+                self.tx_batch.clear();
+            }
+        }
+        self.tx_routers.clear();
     }
 
     async fn set_addresses(&mut self, i: usize, add: bool) {
@@ -1230,6 +1360,8 @@ impl Engine {
             }
         }
         self.drain(i).await;
+        // Before the router's sockets go.
+        self.flush_sends();
         if let Some(slot) = self.routers.get_mut(i)
             && let Some(run) = slot.run.take()
             && let Some(vm) = run.vmac
@@ -1251,6 +1383,8 @@ impl Engine {
     /// and addresses; changed ones restart; removed ones stop cleanly; a bad
     /// configuration is refused and the running one kept.
     async fn reload(&mut self) {
+        // Queued adverts name routers by index, which a reload shifts.
+        self.flush_sends();
         let new = match config::load_dir(&self.dir) {
             Ok(c) => c,
             Err(errors) => {
@@ -1294,6 +1428,8 @@ impl Engine {
 
     /// Close sockets no running router uses, fixing up router indices.
     fn close_unused_sockets(&mut self) {
+        // Queued adverts name sockets by index, which this shifts.
+        self.flush_sends();
         let mut si = 0;
         while si < self.sockets.len() {
             let used = self

@@ -11,19 +11,17 @@
 //! payload only: the hop limit and destination come from control messages
 //! (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO).
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nix::sys::socket::{
-    self as nixsock, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6,
-    sockopt,
-};
+use nix::sys::socket::{self as nixsock, sockopt};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::{AsyncFd, AsyncFdRegisterError};
 
+use super::mmsg::{RecvBatch, RecvMeta, SendBatch};
 use super::{IPPROTO_VRRP, VRRP_GROUP_V4, VRRP_GROUP_V6};
 use crate::wire::Family;
 
@@ -42,7 +40,38 @@ pub enum Rx<'b> {
     },
 }
 
-impl Rx<'_> {
+impl<'b> Rx<'b> {
+    /// One packet of a received batch on a socket of `family`; `now` is
+    /// [`realtime_now`] read after the batch was received. An IPv6 packet
+    /// without its destination or hop limit (which the socket asked for)
+    /// is an error.
+    pub fn from_batch(
+        family: Family,
+        data: &'b [u8],
+        meta: &RecvMeta,
+        now: Option<Duration>,
+    ) -> io::Result<Rx<'b>> {
+        let age = age_of(meta.timestamp, now);
+        match family {
+            Family::Ipv4 => Ok(Rx::V4 {
+                datagram: data,
+                age,
+            }),
+            Family::Ipv6 => match (meta.src, meta.dst, meta.hop_limit) {
+                (Some(src), Some(dst), Some(hop_limit)) => Ok(Rx::V6 {
+                    src,
+                    dst,
+                    hop_limit,
+                    payload: data,
+                    age,
+                }),
+                _ => Err(io::Error::other(
+                    "recvmmsg: missing source, IPV6_PKTINFO or IPV6_HOPLIMIT",
+                )),
+            },
+        }
+    }
+
     /// How long ago the kernel received the packet (SO_TIMESTAMPNS): the
     /// Master_Down_Timer runs from the advert's arrival, not from when the
     /// loop got round to reading it.
@@ -198,37 +227,25 @@ impl VrrpSocket {
         }
     }
 
-    /// Read one packet if one is queued; `Ok(None)` when the queue is empty
-    /// (and readiness is cleared so the next poll waits).
-    pub fn try_recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<Option<Rx<'b>>> {
-        let res = recv(self.socket()?, self.family, buf);
-        match res {
-            Ok(RawRx::V4(n, age)) => Ok(Some(Rx::V4 {
-                datagram: buf.get(..n).unwrap_or(&[]),
-                age,
-            })),
-            Ok(RawRx::V6 {
-                n,
-                src,
-                dst,
-                hop_limit,
-                age,
-            }) => Ok(Some(Rx::V6 {
-                src,
-                dst,
-                hop_limit,
-                payload: buf.get(..n).unwrap_or(&[]),
-                age,
-            })),
+    /// Read up to a batch of packets (recvmmsg): how many. `Ok(0)` when
+    /// the queue is empty, and readiness is then cleared so the next poll
+    /// waits.
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        match batch.recv(self.socket()?.as_raw_fd()) {
+            Ok(n) => Ok(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.clear_ready();
-                Ok(None)
+                Ok(0)
             }
             Err(e) => Err(e),
         }
     }
 
-    fn clear_ready(&self) {
+    /// Forget the socket's readiness: the queue is empty (a read returned
+    /// WouldBlock, or fewer packets than a batch). Safe on the daemon's
+    /// single thread: a packet arriving since is reported by the next
+    /// epoll_wait, which has not run yet.
+    pub fn clear_ready(&self) {
         let Some(Io::Polled(fd)) = &self.io else {
             return;
         };
@@ -239,67 +256,24 @@ impl VrrpSocket {
         }
     }
 
-    /// Send one VRRP message (the kernel adds the IP header) to `dst`,
-    /// from our source address on our interface. The source must be the
-    /// one the checksum was computed with, so it is given to the kernel
-    /// explicitly (IP_PKTINFO / IPV6_PKTINFO) rather than left to routing.
-    pub fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let fd = self.socket()?.as_raw_fd();
-        let iov = [IoSlice::new(payload)];
-        let ifindex = i32::try_from(self.ifindex).unwrap_or(0);
-        let n = match (dst, self.source) {
-            (IpAddr::V4(d), IpAddr::V4(src)) => {
-                let info = libc::in_pktinfo {
-                    ipi_ifindex: ifindex,
-                    ipi_spec_dst: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(src.octets()),
-                    },
-                    ipi_addr: libc::in_addr { s_addr: 0 },
-                };
-                let addr = SockaddrIn::from(SocketAddrV4::new(d, 0));
-                nixsock::sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv4PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&addr),
-                )
-            }
-            (IpAddr::V6(d), IpAddr::V6(src)) => {
-                let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr {
-                        s6_addr: src.octets(),
-                    },
-                    ipi6_ifindex: self.ifindex,
-                };
-                let scope = if is_link_local(&d) || d.is_multicast() {
-                    self.ifindex
-                } else {
-                    0
-                };
-                let addr = SockaddrIn6::from(SocketAddrV6::new(d, 0, 0, scope));
-                nixsock::sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv6PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&addr),
-                )
-            }
-            _ => {
-                return Err(io::Error::other(format!(
-                    "destination {dst} is not of the socket's family"
-                )));
+    /// Send the queued VRRP messages (the kernel adds the IP headers),
+    /// from our source address on our interface, and clear the batch. The
+    /// source must be the one the checksum was computed with, so it is
+    /// given to the kernel explicitly (IP_PKTINFO / IPV6_PKTINFO) rather
+    /// than left to routing. Each refused message goes to `on_error`.
+    pub fn send_batch(
+        &self,
+        batch: &mut SendBatch,
+        on_error: impl FnMut(usize, IpAddr, io::Error),
+    ) {
+        match self.socket() {
+            Ok(sock) => batch.send(sock.as_raw_fd(), self.source, self.ifindex, on_error),
+            Err(e) => {
+                let mut on_error = on_error;
+                on_error(0, self.source, e);
+                batch.clear();
             }
         }
-        .map_err(io::Error::from)?;
-        if n != payload.len() {
-            return Err(io::Error::other(format!(
-                "short send: {n} of {} bytes",
-                payload.len()
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -311,96 +285,23 @@ fn register(sock: Socket) -> Result<AsyncFd<Socket>, AsyncFdRegisterError<Socket
     unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }
 }
 
-enum RawRx {
-    V4(usize, Duration),
-    V6 {
-        n: usize,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        hop_limit: u8,
-        age: Duration,
-    },
+/// CLOCK_REALTIME now, to age a batch of received packets by (see
+/// [`Rx::from_batch`]); read once per batch.
+pub fn realtime_now() -> Option<Duration> {
+    SystemTime::now().duration_since(UNIX_EPOCH).ok()
 }
 
 /// The age of a packet from its kernel timestamp. Both clocks are
 /// CLOCK_REALTIME read moments apart; anything negative or implausible (a
 /// clock step between the two readings) counts as just received, so a
 /// realtime jump can never move a protocol timer.
-fn age_of(ts: Option<nix::sys::time::TimeSpec>) -> Duration {
-    let Some(ts) = ts else {
+fn age_of(stamp: Option<Duration>, now: Option<Duration>) -> Duration {
+    let (Some(stamp), Some(now)) = (stamp, now) else {
         return Duration::ZERO;
     };
-    let stamp = Duration::from(ts);
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(now) => now
-            .checked_sub(stamp)
-            .filter(|age| *age < Duration::from_millis(100))
-            .unwrap_or(Duration::ZERO),
-        Err(_) => Duration::ZERO,
-    }
-}
-
-fn recv(sock: &Socket, family: Family, buf: &mut [u8]) -> io::Result<RawRx> {
-    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec);
-    let mut iov = [IoSliceMut::new(buf)];
-    if family == Family::Ipv4 {
-        let msg = nixsock::recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .map_err(io::Error::from)?;
-        let mut ts = None;
-        for c in msg.cmsgs().map_err(io::Error::from)? {
-            if let ControlMessageOwned::ScmTimestampns(t) = c {
-                ts = Some(t);
-            }
-        }
-        return Ok(RawRx::V4(msg.bytes, age_of(ts)));
-    }
-    let msg = nixsock::recvmsg::<SockaddrIn6>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .map_err(io::Error::from)?;
-    let src = msg
-        .address
-        .map(|a| a.ip())
-        .ok_or_else(|| io::Error::other("recvmsg: no source address"))?;
-    let mut dst = None;
-    let mut hop_limit = None;
-    let mut ts = None;
-    for c in msg.cmsgs().map_err(io::Error::from)? {
-        match c {
-            ControlMessageOwned::Ipv6PacketInfo(info) => {
-                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-            }
-            ControlMessageOwned::Ipv6HopLimit(h) => {
-                hop_limit = u8::try_from(h).ok();
-            }
-            ControlMessageOwned::ScmTimestampns(t) => ts = Some(t),
-            _ => {}
-        }
-    }
-    let (Some(dst), Some(hop_limit)) = (dst, hop_limit) else {
-        return Err(io::Error::other(
-            "recvmsg: missing IPV6_PKTINFO or IPV6_HOPLIMIT control message",
-        ));
-    };
-    Ok(RawRx::V6 {
-        n: msg.bytes,
-        src,
-        dst,
-        hop_limit,
-        age: age_of(ts),
-    })
-}
-
-fn is_link_local(a: &Ipv6Addr) -> bool {
-    (a.segments()[0] & 0xffc0) == 0xfe80
+    now.checked_sub(stamp)
+        .filter(|age| *age < Duration::from_millis(100))
+        .unwrap_or(Duration::ZERO)
 }
 
 fn with_context(e: io::Error, what: &str) -> io::Error {
