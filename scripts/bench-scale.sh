@@ -17,6 +17,8 @@
 #   sudo scripts/bench-scale.sh             # full: N 1 16 64 255; 1s 100ms 10ms; 60 s
 #   sudo scripts/bench-scale.sh --short     # CI: N 1 16; 100ms 10ms; 10 s
 #   sudo scripts/bench-scale.sh --n "255" --intervals "10ms" --window 30
+#   sudo scripts/bench-scale.sh --n 255 --intervals 10ms --impls "ha-vip/keepalived"
+#       (mixed pair: ha-vip Active on a, keepalived Backup on b)
 #   BENCH_SHORT=1 ...; HA_VIP_BIN=...; BENCH_KEEP=1 keeps logs and captures.
 #
 # A broken setup (a daemon that dies, no VIP held at all) is an error
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
     --intervals) INTERVALS=$2; shift ;;
     --window) WINDOW=$2; shift ;;
     --impls) IMPLS=$2; shift ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "usage: $0 [--short] [--n \"1 16 64 255\"] [--intervals \"1s 100ms 10ms\"] [--window SECONDS] [--impls \"ha-vip keepalived\"]" >&2; exit 2 ;;
   esac
   shift
@@ -129,35 +131,41 @@ alive() {
 
 RESULTS=()
 
+# start_side IMPL NS DIR PRIORITY INTERVAL MS N: sets STARTED_PID (to stop)
+# and STARTED_PIDS (to measure: keepalived's parent and VRRP child).
+start_side() {
+  local impl=$1 ns=$2 dir=$3 prio=$4 interval=$5 ms=$6 n=$7
+  case "$impl" in
+    ha-vip)
+      bench_ha_vip_conf "$dir" "$prio" "$interval" 1 "$n"
+      bench_start_ha_vip "$ns" "$dir"
+      STARTED_PIDS=$STARTED_PID
+      ;;
+    keepalived)
+      bench_keepalived_conf "$dir/keepalived.conf" "$prio" "$(keepalived_advert "$ms")" 1 "$n"
+      bench_start_keepalived "$ns" "$dir"
+      bench_wait 10 test -s "$dir/vrrp.pid" || die "keepalived in $ns wrote no $dir/vrrp.pid: $(cat "$dir/log")"
+      STARTED_PIDS="$STARTED_PID $(cat "$dir/vrrp.pid")"
+      ;;
+    *) die "unknown implementation '$impl'" ;;
+  esac
+}
+
 # run_one IMPL INTERVAL N
 run_one() {
   local impl=$1 interval=$2 n=$3
   local ms dir_a dir_b vips pids_a pids_b pid_a pid_b cap
   ms=$(interval_ms "$interval")
-  dir_a="$BENCH_DIR/$impl-$interval-$n-a"
-  dir_b="$BENCH_DIR/$impl-$interval-$n-b"
+  local tag=${impl//\//-}
+  dir_a="$BENCH_DIR/$tag-$interval-$n-a"
+  dir_b="$BENCH_DIR/$tag-$interval-$n-b"
   mkdir -p "$dir_a" "$dir_b"
   vips="$BENCH_DIR/vips-$n"
   for ((v = 1; v <= n; v++)); do bench_vip "$v"; done >"$vips"
-  case "$impl" in
-    ha-vip)
-      bench_ha_vip_conf "$dir_a" 200 "$interval" 1 "$n"
-      bench_ha_vip_conf "$dir_b" 100 "$interval" 1 "$n"
-      bench_start_ha_vip "$BENCH_NS_A" "$dir_a"; pid_a=$STARTED_PID
-      bench_start_ha_vip "$BENCH_NS_B" "$dir_b"; pid_b=$STARTED_PID
-      pids_a="$pid_a"; pids_b="$pid_b"
-      ;;
-    keepalived)
-      bench_keepalived_conf "$dir_a/keepalived.conf" 200 "$(keepalived_advert "$ms")" 1 "$n"
-      bench_keepalived_conf "$dir_b/keepalived.conf" 100 "$(keepalived_advert "$ms")" 1 "$n"
-      bench_start_keepalived "$BENCH_NS_A" "$dir_a"; pid_a=$STARTED_PID
-      bench_start_keepalived "$BENCH_NS_B" "$dir_b"; pid_b=$STARTED_PID
-      bench_wait 10 test -s "$dir_a/vrrp.pid" || die "keepalived on a wrote no $dir_a/vrrp.pid: $(cat "$dir_a/log")"
-      bench_wait 10 test -s "$dir_b/vrrp.pid" || die "keepalived on b wrote no $dir_b/vrrp.pid: $(cat "$dir_b/log")"
-      pids_a="$pid_a $(cat "$dir_a/vrrp.pid")"; pids_b="$pid_b $(cat "$dir_b/vrrp.pid")"
-      ;;
-    *) die "unknown implementation '$impl'" ;;
-  esac
+  # "X" runs X on both sides; "X/Y" runs X on a (Active) and Y on b.
+  local impl_a=${impl%%/*} impl_b=${impl#*/}
+  start_side "$impl_a" "$BENCH_NS_A" "$dir_a" 200 "$interval" "$ms" "$n"; pid_a=$STARTED_PID; pids_a=$STARTED_PIDS
+  start_side "$impl_b" "$BENCH_NS_B" "$dir_b" 100 "$interval" "$ms" "$n"; pid_b=$STARTED_PID; pids_b=$STARTED_PIDS
   # shellcheck disable=SC2086
   local settled=yes
   if ! bench_wait $((4 * ms / 1000 + 20)) converged "$vips"; then
@@ -183,7 +191,7 @@ run_one() {
     [ "$b0" -gt "$both_max" ] && both_max=$b0
     [ "$n0" -gt "$none_max" ] && none_max=$n0
   done
-  cap="$BENCH_DIR/$impl-$interval-$n.pcap"
+  cap="$BENCH_DIR/$tag-$interval-$n.pcap"
   bench_capture_start "$cap"
   local c0 c1
   c0=$(date +%s%N)
@@ -220,7 +228,7 @@ bad_both = sorted(set(d["vrids_advertised_by_both"]))
 bad_none = d["vrids_advertised_by_neither"]
 one = "yes" if int(both) == 0 and int(none) == 0 and not bad_both and not bad_none else \
     f"NO(held:both={both},none={none};adv:both={len(bad_both)},none={len(bad_none)})"
-print(f'{interval:<8} {int(n):>4} {impl:<11} {cpu_a:>8.3f} {cpu_b:>8.3f} {int(rss_a)/1024:>8.1f} '
+print(f'{interval:<8} {int(n):>4} {impl:<21} {cpu_a:>8.3f} {cpu_b:>8.3f} {int(rss_a)/1024:>8.1f} '
       f'{int(rss_b)/1024:>8.1f} {d["active_adverts_per_s"]:>9.0f} {d["backup_adverts_per_s"]:>9.1f} '
       f'{settled:>7} {one}')
 EOF
@@ -238,6 +246,6 @@ done
 echo
 echo "Scale: N virtual routers per side; window ${WINDOW}s (capture: last ${CAPTURE}s); CPU in CPU-seconds per second"
 echo "a = Active side (priority 200), b = Backup side (priority 100); RSS = peak (VmHWM), MiB"
-printf '%-8s %4s %-11s %8s %8s %8s %8s %9s %9s %7s %s\n' \
+printf '%-8s %4s %-21s %8s %8s %8s %8s %9s %9s %7s %s\n' \
   interval N impl cpu_a cpu_b rss_a rss_b adv/s_a adv/s_b settled one_active_per_vrid
 for line in "${RESULTS[@]}"; do echo "$line"; done
