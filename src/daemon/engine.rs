@@ -142,8 +142,10 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
                 // advert received before a Master_Down deadline resets it
                 // (its receive time is the kernel's, however late it is
                 // read). This is also the paced read (pace.rs).
-                let (packets, drained) = engine.read_sockets().await;
-                pace.after_read(Instant::now(), packets, drained);
+                if !wait_readable || engine.any_socket_ready() {
+                    let (packets, drained) = engine.read_sockets().await;
+                    pace.after_read(Instant::now(), packets, drained);
+                }
                 engine.on_timer().await;
             }
             Input::Control(msg) => engine.on_control(msg),
@@ -551,6 +553,18 @@ impl Engine {
                 Err(_) => {}
             }
         }
+    }
+
+    /// Whether a polled socket has readiness the loop has not acted on
+    /// (the timer won the same epoll_wait). A packet that arrived before a
+    /// deadline was reported by the epoll_wait that reported the deadline,
+    /// so this is all the timer path needs to look at when not pacing.
+    fn any_socket_ready(&self) -> bool {
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        self.sockets
+            .iter()
+            .any(|s| s.sock.poll_read_ready(&mut cx).is_ready())
     }
 
     /// Read every socket (at most a burst each): packets read, and whether

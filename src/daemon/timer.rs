@@ -100,6 +100,13 @@ impl DeadlineTimer {
             };
             match guard.try_io(|inner| inner.get_ref().0.wait().map_err(io::Error::from)) {
                 Ok(Ok(())) => {
+                    // The expiry is consumed and nothing is armed: forget
+                    // the readiness now rather than learn it from one more
+                    // read() that fails with EAGAIN on the next turn. The
+                    // next expiry is a new edge, reported by epoll.
+                    if let Poll::Ready(Ok(mut g)) = self.fd.poll_read_ready(cx) {
+                        g.clear_ready();
+                    }
                     self.armed = None;
                     return Poll::Ready(Ok(()));
                 }
