@@ -775,6 +775,10 @@ impl Engine {
 
     /// Carry out every action the router queued, in order.
     async fn drain(&mut self, i: usize) {
+        // A change to Active is logged (and notified) once its first
+        // advert is on the wire: the peers are waiting for that advert, a
+        // log line and a hook can wait the few microseconds.
+        let mut held: Option<(State, State, core::Reason)> = None;
         loop {
             let Some(slot) = self.routers.get_mut(i) else {
                 return;
@@ -782,6 +786,9 @@ impl Engine {
             let Some(run) = slot.run.as_mut() else {
                 slot.deadline = None;
                 slot.early = None;
+                if let Some((from, to, reason)) = held.take() {
+                    self.state_changed(i, from, to, reason);
+                }
                 return;
             };
             let Some(action) = run.vr.poll_action() else {
@@ -790,7 +797,29 @@ impl Engine {
                 // timer sweep read one field instead of asking every core.
                 slot.deadline = run.vr.poll_timeout();
                 slot.early = run.vr.poll_timeout_early();
+                if let Some((from, to, reason)) = held.take() {
+                    self.state_changed(i, from, to, reason);
+                }
                 return;
+            };
+            if let Some((from, to, reason)) = held.take() {
+                if let Action::SendAdvert {
+                    priority,
+                    max_advert_interval_cs,
+                } = action
+                {
+                    self.send_advert(i, priority, max_advert_interval_cs);
+                    self.flush_sends();
+                    self.state_changed(i, from, to, reason);
+                    continue;
+                }
+                self.state_changed(i, from, to, reason);
+            }
+            let Some(slot) = self.routers.get_mut(i) else {
+                return;
+            };
+            let Some(run) = slot.run.as_mut() else {
+                continue;
             };
             match action {
                 Action::SendAdvert {
@@ -833,25 +862,39 @@ impl Engine {
                             if yielded { "yielding to it" } else { "asserting with an advert" });
                     }
                 }
+                Action::StateChanged { from, to, reason } if to == State::Active => {
+                    held = Some((from, to, reason));
+                }
                 Action::StateChanged { from, to, reason } => {
-                    let priority = run.vr.effective_priority();
-                    let name = &slot.cfg.name;
-                    info!(router = %name, from = %from, to = %to, reason = %reason, "{name}: {from} -> {to} ({reason})");
-                    *slot
-                        .transitions
-                        .entry(format!("{to}: {reason}"))
-                        .or_default() += 1;
-                    if to == State::Active {
-                        slot.last_takeover = Some(SystemTime::now());
-                    }
-                    if let Some(n) = &slot.notifier {
-                        n.notify(Change {
-                            state: to.to_string(),
-                            priority,
-                        });
-                    }
+                    self.state_changed(i, from, to, reason)
                 }
             }
+        }
+    }
+
+    /// Log, count and notify a state change.
+    fn state_changed(&mut self, i: usize, from: State, to: State, reason: core::Reason) {
+        let Some(slot) = self.routers.get_mut(i) else {
+            return;
+        };
+        let priority = slot
+            .run
+            .as_ref()
+            .map_or(slot.cfg.priority, |r| r.vr.effective_priority());
+        let name = &slot.cfg.name;
+        info!(router = %name, from = %from, to = %to, reason = %reason, "{name}: {from} -> {to} ({reason})");
+        *slot
+            .transitions
+            .entry(format!("{to}: {reason}"))
+            .or_default() += 1;
+        if to == State::Active {
+            slot.last_takeover = Some(SystemTime::now());
+        }
+        if let Some(n) = &slot.notifier {
+            n.notify(Change {
+                state: to.to_string(),
+                priority,
+            });
         }
     }
 
