@@ -461,21 +461,7 @@ impl VirtualRouter {
 
     /// When [`Self::handle_timeout`] is next due, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let burst = if self.announce.burst_left > 0 {
-            self.announce.burst_at
-        } else {
-            None
-        };
-        [
-            self.adver_at,
-            self.master_down_at,
-            burst,
-            self.announce.second_burst_at,
-            self.announce.refresh_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.earliest_with(self.adver_at)
     }
 
     /// The earliest instant at which [`Self::handle_timeout`] has work: the
@@ -484,14 +470,19 @@ impl VirtualRouter {
     /// that wakes for one router serves every router whose window has
     /// opened. The Master_Down_Timer and announcements are never early.
     pub fn poll_timeout_early(&self) -> Option<Instant> {
+        let adver = self
+            .adver_at
+            .map(|t| t.checked_sub(self.adver_early()).unwrap_or(t));
+        self.earliest_with(adver)
+    }
+
+    /// The earliest of the timers, with `adver` for the Adver_Timer.
+    fn earliest_with(&self, adver: Option<Instant>) -> Option<Instant> {
         let burst = if self.announce.burst_left > 0 {
             self.announce.burst_at
         } else {
             None
         };
-        let adver = self
-            .adver_at
-            .map(|t| t.checked_sub(self.adver_early()).unwrap_or(t));
         [
             adver,
             self.master_down_at,
