@@ -49,40 +49,36 @@ impl DeadlineTimer {
         Ok(DeadlineTimer { fd, armed: None })
     }
 
-    /// Arm for `deadline` (None: disarm). The timer is re-armed only when
-    /// the deadline moves *earlier* (or none is armed): a later one is
-    /// left to the armed timer, which then fires with nothing due and is
-    /// armed again. A Backup hears an advert every interval from each
-    /// Active router and each pushes its Master_Down_Timer back; re-arming
-    /// every time was one timerfd_settime per received advert, now it is
-    /// one wake per Master_Down_Interval.
+    /// Arm for `deadline`. The timer is re-armed whenever the deadline
+    /// changes, later as well as earlier: a Backup's Master_Down deadline
+    /// moves later with every advert it hears, and leaving the old one
+    /// armed cost a wake-up with nothing due once per Master_Down_Interval
+    /// (a quarter of a one-router Backup's wake-ups at 10 ms), where a
+    /// timerfd_settime costs far less than a sleep and a wake-up. The loop
+    /// calls this once per turn, after a whole batch, so under a stream of
+    /// adverts it is one call per paced read, not one per advert. `None`
+    /// leaves an armed timer to fire once with nothing due (rare: no
+    /// router has a timer running) rather than spend a call to disarm it.
     pub fn set(&mut self, deadline: Option<Instant>) -> io::Result<()> {
-        let earlier = match (deadline, self.armed) {
-            (Some(d), Some(a)) => d < a,
-            (Some(_), None) => true,
-            (None, _) => false,
+        let Some(d) = deadline else {
+            return Ok(());
         };
-        if !earlier {
+        if self.armed == Some(d) {
             return Ok(());
         }
-        match deadline {
-            None => {}
-            Some(d) => {
-                // Relative to now: std's Instant is CLOCK_MONOTONIC but
-                // opaque. A deadline already past fires at once (1 ns).
-                let rel = d
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_nanos(1));
-                self.fd
-                    .get_ref()
-                    .0
-                    .set(
-                        Expiration::OneShot(TimeSpec::from_duration(rel)),
-                        TimerSetTimeFlags::empty(),
-                    )
-                    .map_err(io::Error::from)?;
-            }
-        }
+        // Relative to now: std's Instant is CLOCK_MONOTONIC but opaque. A
+        // deadline already past fires at once (1 ns).
+        let rel = d
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_nanos(1));
+        self.fd
+            .get_ref()
+            .0
+            .set(
+                Expiration::OneShot(TimeSpec::from_duration(rel)),
+                TimerSetTimeFlags::empty(),
+            )
+            .map_err(io::Error::from)?;
         self.armed = deadline;
         Ok(())
     }
@@ -145,14 +141,13 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn a_past_deadline_fires_at_once_and_a_later_one_waits_for_the_armed() {
+    async fn a_past_deadline_fires_at_once_and_the_latest_deadline_wins() {
         let mut t = DeadlineTimer::new().unwrap();
         t.set(Some(Instant::now() - Duration::from_millis(5)))
             .unwrap();
         std::future::poll_fn(|cx| t.poll_expired(cx)).await.unwrap();
-        // Armed at +10 ms; a later deadline does not re-arm, an earlier does.
+        // Moved earlier: fires at the earlier deadline.
         let t0 = Instant::now();
-        t.set(Some(t0 + Duration::from_millis(10))).unwrap();
         t.set(Some(t0 + Duration::from_millis(500))).unwrap();
         t.set(Some(t0 + Duration::from_millis(3))).unwrap();
         std::future::poll_fn(|cx| t.poll_expired(cx)).await.unwrap();
@@ -161,6 +156,17 @@ mod tests {
         assert!(
             fired < Duration::from_millis(500),
             "the earlier deadline was not armed"
+        );
+        // Moved later (a Backup hearing an advert): no wake-up at the old
+        // deadline, one at the new.
+        let t1 = Instant::now();
+        t.set(Some(t1 + Duration::from_millis(5))).unwrap();
+        t.set(Some(t1 + Duration::from_millis(40))).unwrap();
+        std::future::poll_fn(|cx| t.poll_expired(cx)).await.unwrap();
+        let fired = t1.elapsed();
+        assert!(
+            fired >= Duration::from_millis(40),
+            "woke at the old deadline: {fired:?}"
         );
         // Nothing armed now: it never fires.
         let r = tokio::time::timeout(
