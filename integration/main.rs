@@ -1,4 +1,4 @@
-//! Integration tests in network namespaces, against real keepalived.
+//! Integration tests in network namespaces, against real keepalived and FRR.
 //!
 //! Each test builds its own lab (see `lab`), runs real daemons, and
 //! asserts on what the kernel shows: which node holds the VIP, which MAC a
@@ -8,6 +8,7 @@
 
 mod apiserver;
 mod faults;
+mod frr;
 #[path = "../tests/health_support/mod.rs"]
 mod health_support;
 mod hostile;

@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(keepalived tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime)
+pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,4 +15,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; the default (no) is right.
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "install-prereqs: $(keepalived --version 2>&1 | head -1), $(tshark --version 2>/dev/null | head -1)"
+echo "install-prereqs: $(keepalived --version 2>&1 | head -1), FRR $(dpkg-query -W -f='${Version}' frr), $(tshark --version 2>/dev/null | head -1)"

@@ -6,7 +6,7 @@
 #   sudo scripts/test.sh            # everything (CI runs this)
 #   sudo scripts/test.sh --long     # also the long fault/soak variants
 #
-# Needs root (network namespaces) and: keepalived, tcpdump, tshark, iproute2,
+# Needs root (network namespaces) and: keepalived, frr, tcpdump, tshark, iproute2,
 # Debian's python3-scapy. scripts/install-prereqs.sh installs them. A missing
 # prerequisite is an error, never a skip.
 set -euo pipefail
@@ -28,7 +28,13 @@ need() {
     fail=1
   fi
 }
-for c in cargo keepalived tcpdump tshark ip faketime; do need "$c"; done
+for c in cargo keepalived tcpdump tshark ip faketime vtysh; do need "$c"; done
+for f in /usr/lib/frr/zebra /usr/lib/frr/vrrpd; do
+  if [ ! -x "$f" ]; then
+    echo "test.sh: MISSING PREREQUISITE $f (Debian package frr; run: sudo scripts/install-prereqs.sh)" >&2
+    fail=1
+  fi
+done
 if ! /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1; then
   echo "test.sh: MISSING PREREQUISITE python3-scapy for /usr/bin/python3 (run: sudo scripts/install-prereqs.sh)" >&2
   fail=1

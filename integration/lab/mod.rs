@@ -6,7 +6,7 @@
 //! (processes, namespaces) is removed when the `Lab` is dropped, also when
 //! the test fails. Addresses come from the documentation ranges only.
 //!
-//! Prerequisites are checked loudly: a missing `ip`, `keepalived` or root
+//! Prerequisites are checked loudly: a missing `ip`, `keepalived`, FRR or root
 //! is a test failure with a message, never a skip.
 
 #![allow(dead_code)]
@@ -94,6 +94,8 @@ pub struct Node {
 pub enum Kind {
     HaVip,
     Keepalived,
+    /// FRR's zebra or vrrpd.
+    Frr(&'static str),
 }
 
 pub struct Proc {
@@ -272,6 +274,143 @@ impl Lab {
         self.procs.len() - 1
     }
 
+    /// Start FRR (zebra, then vrrpd) on `node` for one virtual router.
+    ///
+    /// FRR's vrrpd does not create its macvlan devices: as its
+    /// documentation asks, one per family is made here, with the RFC
+    /// virtual MAC, a random IPv6 link-local (both routers would
+    /// otherwise derive the same one from the shared MAC), the VIPs, in
+    /// bridge mode. vrrpd puts it in protodown while Backup; eth0 is set
+    /// not to answer ARP for addresses it does not hold. The daemons
+    /// run in the foreground as FRR's `frr` user, with their sockets, pid
+    /// files and logs in a directory of the lab. Returns vrrpd's process
+    /// index; `frr_show` asks it for its state.
+    pub fn start_frr(&mut self, node: usize, r: &FrrRouter) -> usize {
+        require_frr();
+        let n = self.procs.len();
+        let base = self.dir.path().join(format!("frr-{node}-{n}"));
+        fs::create_dir_all(&base).expect("mkdir");
+        // FRR drops to its own user: it must reach and write its directory.
+        sh(&format!(
+            "chmod 0711 {} && chown frr:frr {}",
+            self.dir.path().display(),
+            base.display()
+        ));
+        let ns = self.ns(node).to_string();
+        let vrid = r.vrid;
+        // The VIPs stay configured on the macvlan in protodown: without
+        // these, eth0 would answer ARP for them with its own MAC while
+        // Backup (FRR leaves this to the system's configuration).
+        sh(&format!(
+            "ip netns exec {ns} sysctl -qw net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2"
+        ));
+        let mut lines = vec![
+            format!("hostname {}", self.nodes[node].name),
+            "interface eth0".to_string(),
+            format!(" vrrp {vrid} version {}", r.version),
+            format!(" vrrp {vrid} priority {}", r.priority),
+            format!(" vrrp {vrid} advertisement-interval {}", r.interval_ms),
+        ];
+        for (fam, mac_byte, addrs, kw) in [("4", 1, &r.ipv4, "ip"), ("6", 2, &r.ipv6, "ipv6")] {
+            if addrs.is_empty() {
+                continue;
+            }
+            let dev = format!("vrrp{fam}-2-{vrid}");
+            sh(&format!(
+                "ip -n {ns} link add {dev} link eth0 type macvlan mode bridge && \
+                 ip -n {ns} link set dev {dev} addrgenmode random && \
+                 ip -n {ns} link set dev {dev} address 00:00:5e:00:{mac_byte:02x}:{vrid:02x}"
+            ));
+            for a in addrs {
+                let nodad = if fam == "6" { " nodad" } else { "" };
+                sh(&format!("ip -n {ns} addr add {a} dev {dev}{nodad}"));
+                let ip = a.split('/').next().unwrap_or(a);
+                lines.push(format!(" vrrp {vrid} {kw} {ip}"));
+            }
+            sh(&format!("ip -n {ns} link set dev {dev} up"));
+        }
+        lines.extend(r.extra.iter().map(|l| format!(" {l}")));
+        fs::write(
+            base.join("zebra.conf"),
+            format!("hostname {}\n", self.nodes[node].name),
+        )
+        .expect("write zebra.conf");
+        fs::write(base.join("vrrpd.conf"), lines.join("\n") + "\n").expect("write vrrpd.conf");
+        sh(&format!(
+            "chmod 0644 {0}/zebra.conf {0}/vrrpd.conf",
+            base.display()
+        ));
+        let zserv = base.join("zserv.api");
+        self.spawn_frr(node, &base, "zebra");
+        assert!(
+            wait_until(Duration::from_secs(10), || zserv.exists()),
+            "zebra did not open {}\n{}",
+            zserv.display(),
+            self.logs()
+        );
+        self.spawn_frr(node, &base, "vrrpd")
+    }
+
+    fn spawn_frr(&mut self, node: usize, base: &Path, daemon: &'static str) -> usize {
+        let log = base.join(format!("{daemon}.out"));
+        let logf = fs::File::create(&log).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", self.ns(node)])
+            .arg(format!("/usr/lib/frr/{daemon}"))
+            .arg("-i")
+            .arg(base.join(format!("{daemon}.pid")))
+            .arg("-z")
+            .arg(base.join("zserv.api"))
+            .arg("--vty_socket")
+            .arg(base)
+            .arg("-f")
+            .arg(base.join(format!("{daemon}.conf")))
+            .args(["-P", "0", "--log", "stdout", "--log-level", "debug"])
+            .stdin(Stdio::null())
+            .stdout(logf.try_clone().expect("dup"))
+            .stderr(logf)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn FRR {daemon}: {e}"));
+        self.procs.push(Proc {
+            node,
+            kind: Kind::Frr(daemon),
+            child,
+            log,
+            config: base.to_path_buf(),
+        });
+        self.procs.len() - 1
+    }
+
+    /// Start FRR's vrrpd again (after a stop) on the directory of `p`.
+    pub fn restart_vrrpd(&mut self, p: usize) -> usize {
+        let node = self.procs[p].node;
+        let base = self.procs[p].config.clone();
+        self.spawn_frr(node, &base, "vrrpd")
+    }
+
+    /// `show vrrp VRID json` of the vrrpd `p`: FRR's view of one family
+    /// (`"v4"` or `"v6"`), e.g. `["status"]` ("Master", "Backup") and
+    /// `["stats"]["adverRx"]`. Null when vrrpd does not answer.
+    pub fn frr_show(&self, p: usize, vrid: u8, family: &str) -> serde_json::Value {
+        let out = Command::new("timeout")
+            .arg("5")
+            .arg("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.procs[p].config)
+            .args(["-d", "vrrpd", "-c"])
+            .arg(format!("show vrrp {vrid} json"))
+            .output();
+        let Ok(out) = out else {
+            return serde_json::Value::Null;
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        v.get(0)
+            .and_then(|r| r.get(family))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
     /// Send a signal to a process and wait for it to exit; returns its status.
     pub fn signal(&mut self, p: usize, sig: nix::sys::signal::Signal) -> std::process::ExitStatus {
         let pid = self.procs[p].child.id();
@@ -366,6 +505,7 @@ impl Lab {
                 match p.kind {
                     Kind::HaVip => "ha-vip",
                     Kind::Keepalived => "keepalived",
+                    Kind::Frr(d) => d,
                 },
                 self.log(i)
             ));
@@ -397,6 +537,30 @@ impl Drop for Lab {
             let _ = d.keep();
         }
     }
+}
+
+/// FRR is a prerequisite of the FRR tests only; missing, they fail.
+pub fn require_frr() {
+    for f in ["/usr/lib/frr/zebra", "/usr/lib/frr/vrrpd", "/usr/bin/vtysh"] {
+        assert!(
+            Path::new(f).exists(),
+            "prerequisite `{f}` (Debian package frr) is missing: run `sudo scripts/install-prereqs.sh`"
+        );
+    }
+}
+
+/// One FRR virtual router on `eth0`.
+pub struct FrrRouter {
+    pub vrid: u8,
+    pub version: u8,
+    pub priority: u8,
+    /// A multiple of 10 ms.
+    pub interval_ms: u32,
+    /// Addresses with their prefix, e.g. "192.0.2.100/24".
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+    /// More `vrrp VRID ...` lines (without the interface indent).
+    pub extra: Vec<String>,
 }
 
 /// A router file for ha-vip.
