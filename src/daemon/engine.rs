@@ -777,19 +777,14 @@ impl Engine {
     async fn drain(&mut self, i: usize) {
         // A change to Active is logged (and notified) once its first
         // advert is on the wire: the peers are waiting for that advert, a
-        // log line and a hook can wait the few microseconds.
+        // log line and a hook can wait the few microseconds. It is let go
+        // after that advert, before any other action, or at the end.
         let mut held: Option<(State, State, core::Reason)> = None;
-        loop {
-            let Some(slot) = self.routers.get_mut(i) else {
-                return;
-            };
+        while let Some(slot) = self.routers.get_mut(i) {
             let Some(run) = slot.run.as_mut() else {
                 slot.deadline = None;
                 slot.early = None;
-                if let Some((from, to, reason)) = held.take() {
-                    self.state_changed(i, from, to, reason);
-                }
-                return;
+                break;
             };
             let Some(action) = run.vr.poll_action() else {
                 // Every input to a router ends here: cache its next
@@ -797,78 +792,91 @@ impl Engine {
                 // timer sweep read one field instead of asking every core.
                 slot.deadline = run.vr.poll_timeout();
                 slot.early = run.vr.poll_timeout_early();
-                if let Some((from, to, reason)) = held.take() {
-                    self.state_changed(i, from, to, reason);
-                }
-                return;
-            };
-            if let Some((from, to, reason)) = held.take() {
-                if let Action::SendAdvert {
-                    priority,
-                    max_advert_interval_cs,
-                } = action
-                {
-                    self.send_advert(i, priority, max_advert_interval_cs);
-                    self.flush_sends();
-                    self.state_changed(i, from, to, reason);
-                    continue;
-                }
-                self.state_changed(i, from, to, reason);
-            }
-            let Some(slot) = self.routers.get_mut(i) else {
-                return;
-            };
-            let Some(run) = slot.run.as_mut() else {
-                continue;
+                break;
             };
             match action {
-                Action::SendAdvert {
-                    priority,
-                    max_advert_interval_cs,
-                } => self.send_advert(i, priority, max_advert_interval_cs),
-                // The core's order holds outside too: queued adverts leave
-                // before addresses change or ARP / NA go out.
-                Action::AddAddresses => {
-                    self.flush_sends();
-                    self.set_addresses(i, true).await;
-                }
-                Action::RemoveAddresses => {
-                    self.flush_sends();
-                    self.set_addresses(i, false).await;
-                }
-                Action::Announce => {
-                    self.flush_sends();
-                    self.announce(i);
-                }
-                Action::PeerActive {
-                    peer,
-                    peer_priority,
-                    our_priority,
-                    yielded,
-                } => {
-                    // Every event is counted (splitBrainEvents); the log
-                    // gets a new peer, a yield, or one line a minute, so a
-                    // flood from the link cannot flood the log.
-                    let now = Instant::now();
-                    let quiet = slot.split_brain_logged.is_some_and(|(p, at)| {
-                        p == peer && now.saturating_duration_since(at) < SPLIT_BRAIN_LOG_EVERY
-                    });
-                    if yielded || !quiet {
-                        slot.split_brain_logged = Some((peer, now));
-                        let name = &slot.cfg.name;
-                        warn!(router = %name, vrid = slot.cfg.vrid, ours = %run.source, %peer, our_priority, peer_priority,
-                            "{name}: split brain: {peer} (priority {peer_priority}) is Active too; we are {} (priority {our_priority}): {}",
-                            run.source,
-                            if yielded { "yielding to it" } else { "asserting with an advert" });
-                    }
-                }
                 Action::StateChanged { from, to, reason } if to == State::Active => {
                     held = Some((from, to, reason));
                 }
-                Action::StateChanged { from, to, reason } => {
-                    self.state_changed(i, from, to, reason)
+                Action::SendAdvert { .. } if held.is_some() => {
+                    self.act(i, action).await;
+                    self.flush_sends();
+                    if let Some((from, to, reason)) = held.take() {
+                        self.state_changed(i, from, to, reason);
+                    }
+                }
+                _ => {
+                    if let Some((from, to, reason)) = held.take() {
+                        self.state_changed(i, from, to, reason);
+                    }
+                    self.act(i, action).await;
                 }
             }
+        }
+        if let Some((from, to, reason)) = held {
+            self.state_changed(i, from, to, reason);
+        }
+    }
+
+    /// Carry out one action of router `i`.
+    async fn act(&mut self, i: usize, action: Action) {
+        match action {
+            Action::SendAdvert {
+                priority,
+                max_advert_interval_cs,
+            } => self.send_advert(i, priority, max_advert_interval_cs),
+            // The core's order holds outside too: queued adverts leave
+            // before addresses change or ARP / NA go out.
+            Action::AddAddresses => {
+                self.flush_sends();
+                self.set_addresses(i, true).await;
+            }
+            Action::RemoveAddresses => {
+                self.flush_sends();
+                self.set_addresses(i, false).await;
+            }
+            Action::Announce => {
+                self.flush_sends();
+                self.announce(i);
+            }
+            Action::PeerActive {
+                peer,
+                peer_priority,
+                our_priority,
+                yielded,
+            } => self.peer_active(i, peer, peer_priority, our_priority, yielded),
+            Action::StateChanged { from, to, reason } => self.state_changed(i, from, to, reason),
+        }
+    }
+
+    /// Log a split brain: every event is counted (splitBrainEvents); the
+    /// log gets a new peer, a yield, or one line a minute, so a flood from
+    /// the link cannot flood the log.
+    fn peer_active(
+        &mut self,
+        i: usize,
+        peer: IpAddr,
+        peer_priority: u8,
+        our_priority: u8,
+        yielded: bool,
+    ) {
+        let Some(slot) = self.routers.get_mut(i) else {
+            return;
+        };
+        let Some(run) = slot.run.as_ref() else {
+            return;
+        };
+        let now = Instant::now();
+        let quiet = slot.split_brain_logged.is_some_and(|(p, at)| {
+            p == peer && now.saturating_duration_since(at) < SPLIT_BRAIN_LOG_EVERY
+        });
+        if yielded || !quiet {
+            slot.split_brain_logged = Some((peer, now));
+            let name = &slot.cfg.name;
+            warn!(router = %name, vrid = slot.cfg.vrid, ours = %run.source, %peer, our_priority, peer_priority,
+                "{name}: split brain: {peer} (priority {peer_priority}) is Active too; we are {} (priority {our_priority}): {}",
+                run.source,
+                if yielded { "yielding to it" } else { "asserting with an advert" });
         }
     }
 
