@@ -215,6 +215,22 @@ impl Pair {
             lab.logs()
         );
     }
+
+    /// FRR took over from a stopped ha-vip. (ha-vip sent priority 0; this
+    /// checks the takeover, not whether FRR waited Skew_Time or the whole
+    /// Master_Down_Interval: at 100 ms both are well inside SETTLE.)
+    fn assert_frr_active_after_priority_zero(&self) {
+        let lab = &self.lab;
+        let ok = wait_until(SETTLE, || {
+            frr_status(lab, self.frr, self.fam) == "Master" && !lab.has_addr(self.ha_node, self.vip)
+        });
+        assert!(
+            ok,
+            "FRR did not take over from a stopped ha-vip: FRR {}\n{}",
+            frr_status(lab, self.frr, self.fam),
+            lab.logs()
+        );
+    }
 }
 
 /// ha-vip above FRR: ha-vip is Active; its clean stop (priority 0) hands
@@ -230,22 +246,6 @@ fn ha_vip_above_frr(test: &str, version: u8, vip: &'static str, ha_extra: &str, 
     let cfg = p.lab.config_dir(p.ha).to_path_buf();
     p.ha = p.lab.spawn_ha_vip(p.ha_node, cfg);
     p.assert_ha_vip_active();
-}
-
-impl Pair {
-    /// FRR took over from a stopped ha-vip (which sent priority 0).
-    fn assert_frr_active_after_priority_zero(&self) {
-        let lab = &self.lab;
-        let ok = wait_until(SETTLE, || {
-            frr_status(lab, self.frr, self.fam) == "Master" && !lab.has_addr(self.ha_node, self.vip)
-        });
-        assert!(
-            ok,
-            "FRR did not take over from a stopped ha-vip: FRR {}\n{}",
-            frr_status(lab, self.frr, self.fam),
-            lab.logs()
-        );
-    }
 }
 
 /// FRR above ha-vip: FRR is Master, ha-vip Backup; FRR's clean stop

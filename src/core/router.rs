@@ -470,10 +470,7 @@ impl VirtualRouter {
     /// that wakes for one router serves every router whose window has
     /// opened. The Master_Down_Timer and announcements are never early.
     pub fn poll_timeout_early(&self) -> Option<Instant> {
-        let adver = self
-            .adver_at
-            .map(|t| t.checked_sub(self.adver_early()).unwrap_or(t));
-        self.earliest_with(adver)
+        self.earliest_with(self.adver_opens())
     }
 
     /// The earliest of the timers, with `adver` for the Adver_Timer.
@@ -601,10 +598,9 @@ impl VirtualRouter {
                 }
             }
             State::Active => {
-                let early = self.adver_early();
                 if let Some(due) = self
                     .adver_at
-                    .filter(|t| t.checked_sub(early).is_none_or(|open| open <= now))
+                    .filter(|_| self.adver_opens().is_some_and(|open| open <= now))
                 {
                     // RFC 9568 6.4.3: Adver_Timer fires. Served late, the
                     // next one is due an interval after this one was *due*,
@@ -886,9 +882,12 @@ impl VirtualRouter {
         timers::cs_to_duration(self.cfg.advert_interval_cs)
     }
 
-    /// How early the Adver_Timer may be served (see ADVER_EARLY_DIVISOR).
-    fn adver_early(&self) -> Duration {
-        self.advert_interval() / ADVER_EARLY_DIVISOR
+    /// When the Adver_Timer's early window opens: 1/ADVER_EARLY_DIVISOR
+    /// of the interval before it is due. The one rule both
+    /// [`Self::poll_timeout_early`] and [`Self::handle_timeout`] read.
+    fn adver_opens(&self) -> Option<Instant> {
+        let early = self.advert_interval() / ADVER_EARLY_DIVISOR;
+        self.adver_at.map(|t| t.checked_sub(early).unwrap_or(t))
     }
 
     /// The owner always preempts (RFC 9568 6.1, Preempt_Mode).

@@ -278,12 +278,11 @@ impl VrrpSocket {
     pub fn send_batch(
         &self,
         batch: &mut SendBatch,
-        on_error: impl FnMut(usize, IpAddr, io::Error),
+        mut on_error: impl FnMut(usize, IpAddr, io::Error),
     ) {
         match self.socket() {
             Ok(sock) => batch.send(sock.as_raw_fd(), self.source, self.ifindex, on_error),
             Err(e) => {
-                let mut on_error = on_error;
                 on_error(0, self.source, e);
                 batch.clear();
             }
