@@ -625,7 +625,7 @@ impl Engine {
                 }
                 match Rx::from_batch(family, data, meta, realtime) {
                     Ok(rx) => self.handle_packet(ifindex, family, rx, read_at).await,
-                    Err(e) => self.drop_received("control_data_missing", &e.to_string(), datagram),
+                    Err(e) => self.drop_received("control_data_missing", e, datagram),
                 }
             }
             if drained {
@@ -640,7 +640,13 @@ impl Engine {
     /// and noted in captures.
     /// `datagram`: the whole IP datagram, if known (an IPv6 socket gives
     /// the payload only).
-    fn drop_received(&mut self, counter: &'static str, why: &str, datagram: Option<&[u8]>) {
+    /// `why` is formatted only if the debug log or a capture wants it.
+    fn drop_received(
+        &mut self,
+        counter: &'static str,
+        why: impl std::fmt::Display,
+        datagram: Option<&[u8]>,
+    ) {
         *self.drops.entry(counter).or_default() += 1;
         debug!(reason = counter, "dropped packet: {why}");
         if let Some(datagram) = datagram
@@ -684,7 +690,7 @@ impl Engine {
         let received = match parsed {
             Ok(r) => r,
             Err(e) => {
-                self.drop_received(e.counter(), &e.to_string(), Some(datagram));
+                self.drop_received(e.counter(), e, Some(datagram));
                 return;
             }
         };
