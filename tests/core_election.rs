@@ -9,9 +9,10 @@ mod core_common;
 use core_common::*;
 use ha_vip::core::sim::{Event, Link, Sim};
 use ha_vip::core::{Reason, State};
+use std::time::Instant;
 
 fn lan(delay: std::time::Duration) -> Sim {
-    let mut sim = Sim::new(1);
+    let mut sim = Sim::new(1, Instant::now());
     sim.set_default_link(Link { delay, loss: 0.0 });
     sim
 }
@@ -684,7 +685,7 @@ fn interface_down_and_up() {
 #[test]
 fn single_loss_does_not_flap_and_runs_repeat() {
     let run = |seed| {
-        let mut sim = Sim::new(seed);
+        let mut sim = Sim::new(seed, Instant::now());
         sim.set_default_link(Link {
             delay: ms(1),
             loss: 0.3,

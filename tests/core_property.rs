@@ -13,7 +13,7 @@
 mod core_common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use core_common::*;
 use ha_vip::core::State;
@@ -70,7 +70,7 @@ enum Step {
 }
 
 fn run_plan(plans: &[Plan], interval_cs: u16, delays_us: &[u64], seed: u64) -> Sim {
-    let mut sim = Sim::new(seed);
+    let mut sim = Sim::new(seed, Instant::now());
     let n = plans.len();
     for (i, p) in plans.iter().enumerate() {
         let base = p.effective + p.weight;
@@ -164,7 +164,7 @@ proptest! {
     ) {
         let n = priorities.len();
         let max_delay_us = u64::from(interval_cs) * 10_000 / 10;
-        let mut sim = Sim::new(seed);
+        let mut sim = Sim::new(seed, Instant::now());
         // Addresses in a shuffled order so index and address differ.
         let addr = |i: usize| ((i * 7) % 11 + 1) as u8;
         for (i, &p) in priorities.iter().enumerate() {

@@ -67,6 +67,44 @@ impl fmt::Display for DropReason {
     }
 }
 
+/// Why a received packet was dropped before a router's state machine saw
+/// it: by the shell's socket layer, by `wire`, or by the endpoint's demux
+/// and checksum verdict. Counted by [`crate::core::Endpoint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketDrop {
+    /// Longer than any advert (MSG_TRUNC): not parsed.
+    DatagramTooLong,
+    /// An IPv6 packet without the control data the socket asked for.
+    ControlDataMissing,
+    /// No router of ours has this (interface, family, VRID).
+    VridUnknown,
+    /// The router refuses the IPv4 checksum form the advert came with.
+    ChecksumFormRefused,
+}
+
+impl PacketDrop {
+    /// The counter this drop increments.
+    pub fn counter(self) -> &'static str {
+        match self {
+            PacketDrop::DatagramTooLong => "datagram_too_long",
+            PacketDrop::ControlDataMissing => "control_data_missing",
+            PacketDrop::VridUnknown => "vrid_unknown",
+            PacketDrop::ChecksumFormRefused => "checksum_form_refused",
+        }
+    }
+}
+
+impl fmt::Display for PacketDrop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PacketDrop::DatagramTooLong => "longer than any advert",
+            PacketDrop::ControlDataMissing => "missing source, IPV6_PKTINFO or IPV6_HOPLIMIT",
+            PacketDrop::VridUnknown => "no router for this VRID",
+            PacketDrop::ChecksumFormRefused => "checksum form refused by the router",
+        })
+    }
+}
+
 /// Counters of one virtual router. All only ever increase.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {

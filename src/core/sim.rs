@@ -1,14 +1,20 @@
-//! A simulated LAN for testing [`VirtualRouter`]s in virtual time.
+//! A simulated LAN for testing the core in virtual time.
 //!
-//! N routers share a link. Each `SendAdvert` is delivered to every other
-//! router (or to the sender's unicast peers) after a per-link delay, unless
-//! the link loses it (seeded RNG) or a partition separates the two. Time
+//! Hosts share a link; each host runs an [`Endpoint`], as the daemon does,
+//! with one router ([`Sim::add_router`]) or several ([`Sim::add_host`],
+//! [`Sim::add_router_to`]). Each advert an endpoint emits, as bytes, is
+//! delivered to every other host (or to the hosts of its unicast peers)
+//! after a per-link delay, unless the link loses it (seeded RNG) or a
+//! partition separates the two; the receiving endpoint parses it with
+//! `wire` and demultiplexes it, so the endpoint's demux, checksum verdict,
+//! source selection and timer sweep are all exercised. Time
 //! advances by [`Sim::step`] straight to the earliest deadline of any router
 //! or in-flight packet: runs are exact and never sleep. Every event is
 //! recorded in a trace of (instant, router, event) for tests to assert on.
 //!
 //! Ordering at one instant: due packets are delivered first (in send order),
-//! then due router timers (in router order), repeated until nothing is due.
+//! then due host timers (in host order; each endpoint serves its routers in
+//! their order), repeated until nothing is due.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -16,8 +22,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use super::counters::DropReason;
-use super::router::{Action, Reason, RouterConfig, State, VirtualRouter};
-use crate::wire::{Addresses, AdvertRepr, Auth, Family, Version};
+use super::endpoint::{
+    Dropped, Endpoint, EventKind, HostAddress, Link as EpLink, Output, RouterId, RouterSpec,
+    Transmit,
+};
+use super::router::{Reason, RouterConfig, State, VirtualRouter};
+use crate::wire::vrrp::{self, ParseOptions};
+use crate::wire::{Addresses, AdvertRepr, Auth, Family, MacAddr, Version};
 
 /// What happened, as recorded in the trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +55,15 @@ pub enum Event {
         from: usize,
         reason: DropReason,
     },
-    /// An advert to `to` was lost (loss, partition, or `to` is down).
+    /// An advert to host `to` was lost (loss, partition, or `to` is down).
     Lost {
         to: usize,
+    },
+    /// Host `host`'s endpoint refused the advert before any router saw it
+    /// (no router for its VRID, checksum form refused), by counter.
+    Refused {
+        host: usize,
+        counter: &'static str,
     },
     AddAddresses,
     RemoveAddresses,
@@ -93,20 +110,16 @@ impl Default for Link {
     }
 }
 
-/// An advert on the wire: everything needed to rebuild its `AdvertRepr`.
+/// An advert on the wire: the bytes an endpoint emitted, with the IP
+/// header fields the kernel would add.
 #[derive(Debug, Clone)]
 struct Packet {
+    /// The sending router and the receiving host.
     from: usize,
-    to: usize,
+    to_host: usize,
     src: IpAddr,
-    version: Version,
-    vrid: u8,
-    priority: u8,
-    max_advert_interval_cs: u16,
-    auth: Auth,
-    family: Family,
-    v4: Vec<Ipv4Addr>,
-    v6: Vec<Ipv6Addr>,
+    dst: IpAddr,
+    bytes: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -134,11 +147,18 @@ impl Ord for InFlight {
     }
 }
 
-struct Node {
-    cfg: RouterConfig,
-    router: VirtualRouter,
+/// One machine on the LAN: an [`Endpoint`] with its routers.
+struct Host {
+    endpoint: Endpoint,
     /// False after a crash until restart.
     alive: bool,
+}
+
+/// One router of the simulation, by its index in the trace.
+struct Node {
+    host: usize,
+    spec: RouterSpec,
+    id: RouterId,
     /// The advert contents as tests override them (see `Sim::set_wire`).
     wire: Option<WireOverride>,
 }
@@ -172,24 +192,34 @@ impl Rng {
 pub struct Sim {
     base: Instant,
     now: Instant,
+    hosts: Vec<Host>,
     nodes: Vec<Node>,
     default_link: Link,
     links: HashMap<(usize, usize), Link>,
-    /// Partition group of each router; `None`: no partition.
+    /// Partition group of each host; `None`: no partition.
     groups: Option<Vec<usize>>,
     in_flight: BinaryHeap<InFlight>,
     seq: u64,
     rng: Rng,
     trace: Vec<TraceEntry>,
+    /// Emit buffer for adverts.
+    buf: Vec<u8>,
+    /// Routers handed out by [`Sim::router_mut`], whose outputs are
+    /// collected at the next step.
+    touched: Vec<usize>,
 }
 
+/// The interface every simulated host is on.
+const IFINDEX: u32 = 1;
+
 impl Sim {
-    /// An empty LAN at virtual time zero, loss decisions seeded by `seed`.
-    pub fn new(seed: u64) -> Self {
-        let base = Instant::now();
+    /// An empty LAN at virtual time zero `base` (any instant: the
+    /// simulation never reads the clock), loss decisions seeded by `seed`.
+    pub fn new(seed: u64, base: Instant) -> Self {
         Sim {
             base,
             now: base,
+            hosts: Vec::new(),
             nodes: Vec::new(),
             default_link: Link::default(),
             links: HashMap::new(),
@@ -199,18 +229,67 @@ impl Sim {
             // xorshift must not start at zero.
             rng: Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1),
             trace: Vec::new(),
+            buf: vec![0; vrrp::MAX_ADVERT_LEN],
+            touched: Vec::new(),
         }
     }
 
-    /// Add a router (in Initialize); returns its index.
+    /// Add a router (in Initialize) on a host of its own; returns its
+    /// index, which is also the host's.
     pub fn add_router(&mut self, cfg: RouterConfig) -> usize {
-        self.nodes.push(Node {
-            router: VirtualRouter::new(cfg.clone()),
-            cfg,
+        let host = self.add_host();
+        let mut spec = RouterSpec::new(cfg.clone());
+        spec.source = Some(cfg.primary_address);
+        self.add_router_to(host, spec)
+    }
+
+    /// Add a host with no router yet; returns its index (links and
+    /// partitions are between hosts).
+    pub fn add_host(&mut self) -> usize {
+        self.hosts.push(Host {
+            endpoint: Endpoint::new(),
             alive: true,
+        });
+        self.hosts.len() - 1
+    }
+
+    /// Add a router (in Initialize) to `host`'s endpoint. Its source is
+    /// `spec.source`, else the endpoint's choice among the host's
+    /// addresses (the sources of the host's other routers, and
+    /// `spec.router.primary_address`). Returns the router's index.
+    pub fn add_router_to(&mut self, host: usize, spec: RouterSpec) -> usize {
+        let index = self.nodes.len();
+        let id = self.host_mut(host).endpoint.insert(spec.clone());
+        self.nodes.push(Node {
+            host,
+            spec,
+            id,
             wire: None,
         });
-        self.nodes.len() - 1
+        self.bind(index);
+        index
+    }
+
+    /// Start router `i` in its endpoint with the link down: the state
+    /// machine exists, in Initialize, until [`Sim::start`].
+    fn bind(&mut self, i: usize) {
+        let now = self.now;
+        let (host, id, primary) = {
+            let n = self.node(i);
+            (n.host, n.id, n.spec.router.primary_address)
+        };
+        let addrs = [HostAddress { addr: primary }];
+        let ep = &mut self.host_mut(host).endpoint;
+        let source = ep.select_source(id, &addrs).unwrap_or(primary);
+        let link = EpLink {
+            ifindex: IFINDEX,
+            mac: MacAddr([0x02, 0, 0, 0, (host >> 8) as u8, host as u8]),
+            up: false,
+        };
+        if let Err(e) = ep.start(now, id, link, source, &[]) {
+            panic!("sim: router {i} cannot start: {e:?}");
+        }
+        self.drain_host(host);
     }
 
     // ----- time -------------------------------------------------------------
@@ -234,20 +313,21 @@ impl Sim {
         self.base + d
     }
 
-    /// The earliest deadline of any live router or in-flight packet.
+    /// The earliest deadline of any live host or in-flight packet.
     pub fn next_deadline(&self) -> Option<Instant> {
         let packets = self.in_flight.peek().map(|p| p.at);
         let timers = self
-            .nodes
+            .hosts
             .iter()
-            .filter(|n| n.alive)
-            .filter_map(|n| n.router.poll_timeout());
+            .filter(|h| h.alive)
+            .filter_map(|h| h.endpoint.poll_timeout());
         packets.into_iter().chain(timers).min()
     }
 
     /// Advance to the next deadline and process everything due then.
     /// Returns false when nothing is pending.
     pub fn step(&mut self) -> bool {
+        self.collect_touched();
         let Some(t) = self.next_deadline() else {
             return false;
         };
@@ -258,6 +338,7 @@ impl Sim {
 
     /// Step until virtual time `t` (events at exactly `t` included).
     pub fn run_until(&mut self, t: Instant) {
+        self.collect_touched();
         while let Some(next) = self.next_deadline() {
             if next > t {
                 break;
@@ -281,16 +362,16 @@ impl Sim {
                     progressed = true;
                 }
             }
-            for i in 0..self.nodes.len() {
-                let due = self.nodes.get(i).is_some_and(|n| {
-                    n.alive && n.router.poll_timeout().is_some_and(|t| t <= self.now)
+            for h in 0..self.hosts.len() {
+                let now = self.now;
+                let due = self.hosts.get(h).is_some_and(|host| {
+                    host.alive && host.endpoint.poll_timeout().is_some_and(|t| t <= now)
                 });
                 if due {
-                    let now = self.now;
-                    if let Some(n) = self.nodes.get_mut(i) {
-                        n.router.handle_timeout(now);
-                    }
-                    self.drain(i);
+                    // The endpoint's sweep: every router of the host whose
+                    // window is open, as the daemon serves them.
+                    self.host_mut(h).endpoint.handle_timeout(now);
+                    self.drain_host(h);
                     progressed = true;
                 }
             }
@@ -310,13 +391,6 @@ impl Sim {
         });
     }
 
-    fn node_mut(&mut self, i: usize) -> &mut Node {
-        match self.nodes.get_mut(i) {
-            Some(n) => n,
-            None => panic!("sim: no router {i}"),
-        }
-    }
-
     fn node(&self, i: usize) -> &Node {
         match self.nodes.get(i) {
             Some(n) => n,
@@ -324,15 +398,47 @@ impl Sim {
         }
     }
 
-    /// Startup event for router `i` now.
-    pub fn start(&mut self, i: usize) {
-        if !self.node(i).alive {
+    fn host_mut(&mut self, h: usize) -> &mut Host {
+        match self.hosts.get_mut(h) {
+            Some(host) => host,
+            None => panic!("sim: no host {h}"),
+        }
+    }
+
+    fn host(&self, h: usize) -> &Host {
+        match self.hosts.get(h) {
+            Some(host) => host,
+            None => panic!("sim: no host {h}"),
+        }
+    }
+
+    /// An input to router `i`'s endpoint, recorded as `event` first;
+    /// ignored while its host is crashed.
+    fn input(&mut self, i: usize, event: Event, f: impl FnOnce(&mut Endpoint, RouterId, Instant)) {
+        let (host, id) = (self.node(i).host, self.node(i).id);
+        if !self.host(host).alive {
             return;
         }
         let now = self.now;
-        self.record(i, Event::Startup);
-        self.node_mut(i).router.startup(now);
-        self.drain(i);
+        self.record(i, event);
+        f(&mut self.host_mut(host).endpoint, id, now);
+        self.drain_host(host);
+    }
+
+    fn mac_of(&self, i: usize) -> MacAddr {
+        let (host, id) = (self.node(i).host, self.node(i).id);
+        self.host(host)
+            .endpoint
+            .link(id)
+            .map_or(MacAddr([0; 6]), |l| l.mac)
+    }
+
+    /// Startup event for router `i` now (its link comes up).
+    pub fn start(&mut self, i: usize) {
+        let mac = self.mac_of(i);
+        self.input(i, Event::Startup, |ep, id, now| {
+            ep.link_changed(now, id, true, mac)
+        });
     }
 
     /// Startup event for every router now, in index order.
@@ -344,81 +450,79 @@ impl Sim {
 
     /// Orderly shutdown: an Active router sends priority 0.
     pub fn shutdown(&mut self, i: usize) {
-        if !self.node(i).alive {
-            return;
-        }
-        let now = self.now;
-        self.record(i, Event::Shutdown);
-        self.node_mut(i).router.shutdown(now);
-        self.drain(i);
+        self.input(i, Event::Shutdown, |ep, id, now| ep.stop(now, id, true));
     }
 
-    /// The router stops dead: no priority 0, no more timers or receptions.
-    /// Packets it already sent stay on the wire.
+    /// Router `i`'s host stops dead: no priority 0, no more timers or
+    /// receptions. Packets it already sent stay on the wire.
     pub fn crash(&mut self, i: usize) {
         self.record(i, Event::Crashed);
-        self.node_mut(i).alive = false;
+        let host = self.node(i).host;
+        self.host_mut(host).alive = false;
     }
 
-    /// A crashed (or any) router comes back as a fresh process and starts.
+    /// A crashed (or any) router's host comes back as a fresh process and
+    /// every router on it starts.
     pub fn restart(&mut self, i: usize) {
-        let node = self.node_mut(i);
-        node.router = VirtualRouter::new(node.cfg.clone());
-        node.alive = true;
-        self.start(i);
+        let host = self.node(i).host;
+        let on_host: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| self.node(j).host == host)
+            .collect();
+        self.host_mut(host).endpoint = Endpoint::new();
+        self.host_mut(host).alive = true;
+        for &j in &on_host {
+            let spec = self.node(j).spec.clone();
+            let id = self.host_mut(host).endpoint.insert(spec);
+            if let Some(n) = self.nodes.get_mut(j) {
+                n.id = id;
+            }
+            self.bind(j);
+        }
+        for j in on_host {
+            self.start(j);
+        }
     }
-
-    // Inputs to a crashed router are ignored (it is not running).
 
     pub fn handover(&mut self, i: usize) {
-        if !self.node(i).alive {
-            return;
-        }
-        let now = self.now;
-        self.record(i, Event::Handover);
-        self.node_mut(i).router.handover(now);
-        self.drain(i);
+        self.input(i, Event::Handover, |ep, id, now| ep.handover(now, id));
     }
 
     pub fn interface_down(&mut self, i: usize) {
-        if !self.node(i).alive {
-            return;
-        }
-        let now = self.now;
-        self.record(i, Event::InterfaceDown);
-        self.node_mut(i).router.interface_down(now);
-        self.drain(i);
+        let mac = self.mac_of(i);
+        self.input(i, Event::InterfaceDown, |ep, id, now| {
+            ep.link_changed(now, id, false, mac)
+        });
     }
 
     pub fn interface_up(&mut self, i: usize) {
-        if !self.node(i).alive {
-            return;
-        }
-        let now = self.now;
-        self.record(i, Event::InterfaceUp);
-        self.node_mut(i).router.interface_up(now);
-        self.drain(i);
+        let mac = self.mac_of(i);
+        self.input(i, Event::InterfaceUp, |ep, id, now| {
+            ep.link_changed(now, id, true, mac)
+        });
     }
 
     /// Set a tracked object of router `i` (see `VirtualRouter::set_tracked`).
     pub fn set_tracked(&mut self, i: usize, name: &str, weight: i32, failed: bool) {
-        if !self.node(i).alive {
+        let (host, id) = (self.node(i).host, self.node(i).id);
+        if !self.host(host).alive {
             return;
         }
         let now = self.now;
-        let node = self.node_mut(i);
-        let before = node.router.effective_priority();
-        node.router.set_tracked(now, name, weight, failed);
-        let after = node.router.effective_priority();
-        if before != after {
-            self.record(i, Event::PriorityChanged { priority: after });
+        let ep = &mut self.host_mut(host).endpoint;
+        let before = ep.router(id).map(VirtualRouter::effective_priority);
+        ep.set_tracked(now, id, name, weight, failed);
+        let after = ep.router(id).map(VirtualRouter::effective_priority);
+        if let Some(priority) = after.filter(|_| before != after) {
+            self.record(i, Event::PriorityChanged { priority });
         }
-        self.drain(i);
+        self.drain_host(host);
     }
 
     /// Make router `i` put other values on the wire than its config says.
     pub fn set_wire(&mut self, i: usize, wire: WireOverride) {
-        self.node_mut(i).wire = Some(wire);
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.wire = Some(wire);
+        }
     }
 
     // ----- the LAN ----------------------------------------------------------
@@ -428,15 +532,15 @@ impl Sim {
         self.default_link = link;
     }
 
-    /// Delay and loss from `from` to `to` (one direction).
+    /// Delay and loss from host `from` to host `to` (one direction).
     pub fn set_link(&mut self, from: usize, to: usize, link: Link) {
         self.links.insert((from, to), link);
     }
 
-    /// Split the LAN: routers in different groups no longer hear each other.
-    /// Routers in no group are alone.
+    /// Split the LAN: hosts in different groups no longer hear each other.
+    /// Hosts in no group are alone.
     pub fn partition(&mut self, groups: &[&[usize]]) {
-        let mut g: Vec<usize> = (0..self.nodes.len()).map(|i| groups.len() + i).collect();
+        let mut g: Vec<usize> = (0..self.hosts.len()).map(|i| groups.len() + i).collect();
         for (gi, members) in groups.iter().enumerate() {
             for &m in members.iter() {
                 if let Some(slot) = g.get_mut(m) {
@@ -466,150 +570,206 @@ impl Sim {
             .unwrap_or(self.default_link)
     }
 
-    /// Turn router `i`'s queued actions into trace entries and packets.
-    fn drain(&mut self, i: usize) {
-        while let Some(action) = self.node_mut(i).router.poll_action() {
-            match action {
-                Action::SendAdvert {
-                    priority,
-                    max_advert_interval_cs,
-                } => {
-                    self.record(
-                        i,
-                        Event::Sent {
-                            priority,
-                            max_advert_interval_cs,
-                        },
-                    );
-                    self.transmit(i, priority, max_advert_interval_cs);
+    /// The router index of `id` on `host`.
+    fn index_of(&self, host: usize, id: RouterId) -> Option<usize> {
+        self.nodes.iter().position(|n| n.host == host && n.id == id)
+    }
+
+    /// Turn `host`'s queued outputs into trace entries and packets, in the
+    /// order its routers produced them.
+    fn drain_host(&mut self, host: usize) {
+        let mut buf = std::mem::take(&mut self.buf);
+        while let Some(output) = self.host_mut(host).endpoint.poll_output(&mut buf) {
+            match output {
+                Output::Transmit(Ok(t)) => {
+                    let Some(i) = self.index_of(host, t.router) else {
+                        continue;
+                    };
+                    let bytes = buf.get(..t.len).unwrap_or_default().to_vec();
+                    self.transmit(i, host, t, bytes);
                 }
-                Action::AddAddresses => self.record(i, Event::AddAddresses),
-                Action::RemoveAddresses => self.record(i, Event::RemoveAddresses),
-                Action::Announce => self.record(i, Event::Announce),
-                Action::PeerActive {
-                    peer,
-                    peer_priority,
-                    yielded,
-                    ..
-                } => self.record(
-                    i,
-                    Event::PeerActive {
-                        peer,
-                        peer_priority,
-                        yielded,
-                    },
-                ),
-                Action::StateChanged { from, to, reason } => {
-                    self.record(i, Event::StateChanged { from, to, reason })
+                Output::Transmit(Err((id, e))) => {
+                    panic!("sim: router {id} emitted an unbuildable advert: {e}")
+                }
+                Output::Event(e) => {
+                    let Some(i) = self.index_of(host, e.router) else {
+                        continue;
+                    };
+                    let event = match e.kind {
+                        EventKind::AddAddresses { .. } => Event::AddAddresses,
+                        EventKind::RemoveAddresses { .. } => Event::RemoveAddresses,
+                        EventKind::Announce { .. } => Event::Announce,
+                        EventKind::PeerActive {
+                            peer,
+                            peer_priority,
+                            yielded,
+                            ..
+                        } => Event::PeerActive {
+                            peer,
+                            peer_priority,
+                            yielded,
+                        },
+                        EventKind::StateChanged { from, to, reason } => {
+                            Event::StateChanged { from, to, reason }
+                        }
+                    };
+                    self.record(i, event);
                 }
             }
         }
+        self.buf = buf;
     }
 
-    fn transmit(&mut self, from: usize, priority: u8, interval_cs: u16) {
-        let node = self.node(from);
-        let cfg = &node.cfg;
-        let wire = node.wire.clone().unwrap_or_default();
-        let addresses = wire.addresses.unwrap_or_else(|| cfg.addresses.clone());
-        let template = Packet {
-            from,
-            to: from,
-            src: cfg.primary_address,
-            version: wire.version.unwrap_or(cfg.version),
-            vrid: cfg.vrid,
-            priority,
-            max_advert_interval_cs: wire.max_advert_interval_cs.unwrap_or(interval_cs),
-            auth: match cfg.version {
-                Version::V2 => cfg.auth,
-                Version::V3 => Auth::None,
+    /// Router `i`'s advert onto the LAN: rewritten first when the test
+    /// overrides what it sends, then to every other host (multicast) or
+    /// to the hosts of its unicast peers.
+    fn transmit(&mut self, i: usize, host: usize, t: Transmit, mut bytes: Vec<u8>) {
+        let mut priority = 0;
+        let mut interval = 0;
+        if let Ok(r) = vrrp::parse_message(
+            &bytes,
+            t.source,
+            t.destination,
+            vrrp::TTL,
+            &ParseOptions::default(),
+        ) {
+            priority = r.advert.priority;
+            interval = r.advert.max_advert_interval_cs;
+        }
+        if let Some(w) = self.node(i).wire.clone() {
+            bytes = rewrite(&bytes, &t, &w);
+        }
+        self.record(
+            i,
+            Event::Sent {
+                priority,
+                max_advert_interval_cs: interval,
             },
-            family: cfg.family,
-            v4: addresses
-                .iter()
-                .filter_map(|a| match a {
-                    IpAddr::V4(a) => Some(*a),
-                    IpAddr::V6(_) => None,
-                })
-                .collect(),
-            v6: addresses
-                .iter()
-                .filter_map(|a| match a {
-                    IpAddr::V6(a) => Some(*a),
-                    IpAddr::V4(_) => None,
-                })
-                .collect(),
-        };
-        let peers = cfg.unicast_peers.clone();
-        let targets: Vec<usize> = (0..self.nodes.len())
-            .filter(|&j| j != from)
-            .filter(|&j| peers.is_empty() || peers.contains(&self.node(j).cfg.primary_address))
+        );
+        let targets: Vec<usize> = (0..self.hosts.len())
+            .filter(|&h| h != host)
+            .filter(|&h| t.destination.is_multicast() || self.host_has(h, t.destination))
             .collect();
         for to in targets {
-            let link = self.link(from, to);
+            let link = self.link(host, to);
             let lost =
-                !self.connected(from, to) || (link.loss > 0.0 && self.rng.next_f64() < link.loss);
+                !self.connected(host, to) || (link.loss > 0.0 && self.rng.next_f64() < link.loss);
             if lost {
-                self.record(from, Event::Lost { to });
+                self.record(i, Event::Lost { to });
                 continue;
             }
             self.seq += 1;
-            let mut packet = template.clone();
-            packet.to = to;
             self.in_flight.push(InFlight {
                 at: self.now + link.delay,
                 seq: self.seq,
-                packet,
+                packet: Packet {
+                    from: i,
+                    to_host: to,
+                    src: t.source,
+                    dst: t.destination,
+                    bytes: bytes.clone(),
+                },
             });
         }
     }
 
+    /// Whether one of `host`'s routers sends from `addr`.
+    fn host_has(&self, host: usize, addr: IpAddr) -> bool {
+        let ep = &self.host(host).endpoint;
+        ep.ids().any(|id| ep.source(id) == Some(addr))
+    }
+
     fn deliver(&mut self, p: Packet) {
         let now = self.now;
-        let to = p.to;
-        if !self.node(to).alive {
+        let to = p.to_host;
+        if !self.host(to).alive {
             self.record(p.from, Event::Lost { to });
             return;
         }
-        let addresses = match p.family {
-            Family::Ipv4 => Addresses::V4(&p.v4),
-            Family::Ipv6 => Addresses::V6(&p.v6),
+        let parsed =
+            vrrp::parse_message(&p.bytes, p.src, p.dst, vrrp::TTL, &ParseOptions::default());
+        let received = match parsed {
+            Ok(r) => r,
+            Err(e) => panic!("sim: an advert of router {} does not parse: {e}", p.from),
         };
-        let repr = AdvertRepr {
-            version: p.version,
-            vrid: p.vrid,
-            priority: p.priority,
-            max_advert_interval_cs: p.max_advert_interval_cs,
-            auth: p.auth,
-            addresses,
-        };
-        let result = self.node_mut(to).router.handle_advert(now, p.src, &repr);
-        let event = match result {
-            Ok(()) => Event::Received {
-                from: p.from,
-                priority: p.priority,
-            },
-            Err(reason) => Event::Dropped {
-                from: p.from,
-                reason,
-            },
-        };
-        self.record(to, event);
-        self.drain(to);
+        let priority = received.advert.priority;
+        let result = self.host_mut(to).endpoint.handle(now, IFINDEX, &received);
+        match result {
+            Ok(id) => {
+                if let Some(r) = self.index_of(to, id) {
+                    self.record(
+                        r,
+                        Event::Received {
+                            from: p.from,
+                            priority,
+                        },
+                    );
+                }
+            }
+            Err(Dropped::Router { router, reason }) => {
+                if let Some(r) = self.index_of(to, router) {
+                    self.record(
+                        r,
+                        Event::Dropped {
+                            from: p.from,
+                            reason,
+                        },
+                    );
+                }
+            }
+            Err(other) => self.record(
+                p.from,
+                Event::Refused {
+                    host: to,
+                    counter: other.counter(),
+                },
+            ),
+        }
+        self.drain_host(to);
     }
 
     // ----- observation -------------------------------------------------------
 
     pub fn router(&self, i: usize) -> &VirtualRouter {
-        &self.node(i).router
+        let n = self.node(i);
+        match self.host(n.host).endpoint.router(n.id) {
+            Some(r) => r,
+            None => panic!("sim: router {i} is not running"),
+        }
     }
 
-    /// Direct access, for inputs the harness has no method for.
+    /// Direct access, for inputs the harness has no method for. The
+    /// router's outputs are collected at the next step.
     pub fn router_mut(&mut self, i: usize) -> &mut VirtualRouter {
-        &mut self.node_mut(i).router
+        self.touched.push(i);
+        let (host, id) = (self.node(i).host, self.node(i).id);
+        match self.host_mut(host).endpoint.router_mut(id) {
+            Some(r) => r,
+            None => panic!("sim: router {i} is not running"),
+        }
     }
 
+    fn collect_touched(&mut self) {
+        for i in std::mem::take(&mut self.touched) {
+            let (host, id) = (self.node(i).host, self.node(i).id);
+            self.host_mut(host).endpoint.input(id, |_| ());
+            self.drain_host(host);
+        }
+    }
+
+    /// Router `i`'s host's endpoint, for tests of the endpoint itself.
+    pub fn endpoint(&self, i: usize) -> &Endpoint {
+        &self.host(self.node(i).host).endpoint
+    }
+
+    /// Router `i`'s handle in its host's endpoint.
+    pub fn id(&self, i: usize) -> RouterId {
+        self.node(i).id
+    }
+
+    /// Whether router `i`'s host is running.
     pub fn is_alive(&self, i: usize) -> bool {
-        self.node(i).alive
+        self.host(self.node(i).host).alive
     }
 
     pub fn len(&self) -> usize {
@@ -627,7 +787,7 @@ impl Sim {
     /// Live routers in Active.
     pub fn active_routers(&self) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| self.node(i).alive && self.node(i).router.state() == State::Active)
+            .filter(|&i| self.is_alive(i) && self.router(i).state() == State::Active)
             .collect()
     }
 
@@ -664,5 +824,58 @@ impl Sim {
             .filter(|e| e.router == i)
             .map(|e| (e.at - self.base, e.event))
             .collect()
+    }
+}
+
+/// The advert in `bytes` with the test's overrides applied, emitted again.
+fn rewrite(bytes: &[u8], t: &Transmit, w: &WireOverride) -> Vec<u8> {
+    let Ok(r) = vrrp::parse_message(
+        bytes,
+        t.source,
+        t.destination,
+        vrrp::TTL,
+        &ParseOptions::default(),
+    ) else {
+        return bytes.to_vec();
+    };
+    let original: Vec<IpAddr> = r.advert.addresses.iter().collect();
+    let list = w.addresses.clone().unwrap_or(original);
+    let v4: Vec<Ipv4Addr> = list
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let v6: Vec<Ipv6Addr> = list
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let version = w.version.unwrap_or(r.advert.version);
+    let repr = AdvertRepr {
+        version,
+        max_advert_interval_cs: w
+            .max_advert_interval_cs
+            .unwrap_or(r.advert.max_advert_interval_cs),
+        auth: match version {
+            Version::V2 => r.advert.auth,
+            Version::V3 => Auth::None,
+        },
+        addresses: match t.family {
+            Family::Ipv4 => Addresses::V4(&v4),
+            Family::Ipv6 => Addresses::V6(&v6),
+        },
+        ..r.advert
+    };
+    let mut out = vec![0; vrrp::MAX_ADVERT_LEN];
+    match vrrp::emit_advert(&repr, t.source, t.destination, t.checksum, &mut out) {
+        Ok(n) => {
+            out.truncate(n);
+            out
+        }
+        Err(e) => panic!("sim: the overridden advert cannot be emitted: {e}"),
     }
 }

@@ -87,6 +87,8 @@ pub const V2_AUTH_DATA_LEN: usize = 8;
 pub const TYPE_ADVERTISEMENT: u8 = 1;
 /// TTL / Hop Limit of every VRRP packet (RFC 9568 5.1.1.3, 5.1.2.3).
 pub const TTL: u8 = 255;
+/// The largest advert: the 8-byte header and 255 IPv6 addresses.
+pub const MAX_ADVERT_LEN: usize = HEADER_LEN + 255 * 16;
 /// Max Advertise Interval is 12 bits (RFC 9568 5.2.7).
 pub const V3_MAX_INTERVAL_CS: u16 = 0x0fff;
 /// Adver Int is 8 bits of seconds (RFC 3768 5.3.7): 255 s.
@@ -557,7 +559,10 @@ fn skip_auth_header(payload: &[u8]) -> Result<&[u8], ParseError> {
     Ok(rest)
 }
 
-fn parse_message<'a>(
+/// Parse a VRRP message whose IP header fields are known (the kernel
+/// stripped the header, or a simulator carries them): steps 3 on of
+/// [`parse_ipv4`], for either family.
+pub fn parse_message<'a>(
     message: &'a [u8],
     src: IpAddr,
     dst: IpAddr,
