@@ -531,6 +531,31 @@ impl Endpoint {
         self.input(id, |vr| vr.remove_tracked(now, name));
     }
 
+    /// A tracked object's new state. `leaving` says the service it checks
+    /// is going away on purpose (the API server's `[-]shutdown`): an Active
+    /// router then hands over at once (priority 0, so the Backups wait only
+    /// Skew_Time) instead of waiting for a Backup to preempt. Returns
+    /// whether it handed over.
+    pub fn tracked_changed(
+        &mut self,
+        now: Instant,
+        id: RouterId,
+        name: &str,
+        weight: i32,
+        failed: bool,
+        leaving: bool,
+    ) -> bool {
+        self.input(id, |vr| {
+            vr.set_tracked(now, name, weight, failed);
+            let hand_over = leaving && vr.state() == State::Active;
+            if hand_over {
+                vr.handover(now);
+            }
+            hand_over
+        })
+        .unwrap_or(false)
+    }
+
     /// Hand the addresses over (priority 0) while staying in the election.
     pub fn handover(&mut self, now: Instant, id: RouterId) {
         self.input(id, |vr| vr.handover(now));
@@ -637,7 +662,7 @@ impl Endpoint {
             let Some(run) = entry.run.as_mut() else {
                 continue;
             };
-            if !run.early.is_some_and(|t| t <= now) {
+            if run.early.is_none_or(|t| t > now) {
                 continue;
             }
             if let Some(deadline) = run.vr.poll_timeout() {

@@ -1,20 +1,34 @@
-//! The tokio wiring: sockets, timers, netlink events, signals, reload.
+//! The daemon: the shell that obeys `core::Endpoint`.
 //!
-//! The daemon obeys the core. It owns no protocol rule: it feeds the core
-//! packets, link events and time, and carries out the actions the core
-//! queues (send an advert, add or remove addresses, announce).
+//! It owns no protocol rule: it feeds the endpoint packets, link events,
+//! check results and time, and carries out what the endpoint asks for
+//! (send adverts, add or remove addresses, announce). Split by the state
+//! each part owns:
+//!
+//! - [`main_loop`]: the loop, its inputs (signals, timerfd, sockets,
+//!   netlink, control, checks) and receive pacing ([`pace`], [`timer`]).
+//! - [`routers`]: the endpoint and the configured routers' [`records`]:
+//!   start, stop, reload, and the reactions to every input.
+//! - [`host`]: sockets, netlink, virtual-MAC links, send batches.
+//! - [`checks`]: the health-check tasks and their last results.
+//! - [`snapshot`]: the status the control socket and metrics serve.
+//! - [`tap`]: packet captures; [`control`], [`metrics`], [`notify`].
 
+mod checks;
 mod control;
-mod engine;
+mod host;
+mod main_loop;
 pub mod metrics;
 mod notify;
 mod pace;
+mod records;
+mod routers;
+mod snapshot;
+mod tap;
 mod timer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-pub use engine::Engine;
 
 /// Arguments of `ha-vip run`.
 #[derive(Debug, clap::Args)]
@@ -53,7 +67,7 @@ pub fn run_main(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(engine::run(args.config, config)) {
+    match rt.block_on(main_loop::run(args.config, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("ha-vip stopped: {e:#}");

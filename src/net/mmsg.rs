@@ -209,6 +209,9 @@ unsafe fn read_meta(hdr: &libc::mmsghdr) -> RecvMeta {
 struct Queued {
     start: usize,
     len: usize,
+    /// The source address, given to the kernel per message (IP_PKTINFO /
+    /// IPV6_PKTINFO): routers sharing a socket send from their own.
+    src: IpAddr,
     dst: SocketAddr,
 }
 
@@ -227,7 +230,7 @@ const SEND_BYTES: usize = BATCH * 64;
 impl Default for SendBatch {
     fn default() -> Self {
         SendBatch {
-            buf: Vec::with_capacity(SEND_BYTES.max(super::MAX_ADVERT)),
+            buf: Vec::with_capacity(SEND_BYTES.max(crate::wire::vrrp::MAX_ADVERT_LEN)),
             queued: Vec::with_capacity(BATCH),
         }
     }
@@ -250,14 +253,22 @@ impl SendBatch {
     /// Queue a datagram. The caller checks [`Self::fits`] first; one that
     /// does not fit is queued anyway (the buffer grows) rather than lost.
     /// Raw sockets take port 0.
-    pub fn push(&mut self, payload: &[u8], dst: SocketAddr) {
+    pub fn push(&mut self, payload: &[u8], src: IpAddr, dst: SocketAddr) {
         let start = self.buf.len();
         self.buf.extend_from_slice(payload);
         self.queued.push(Queued {
             start,
             len: payload.len(),
+            src,
             dst,
         });
+    }
+
+    /// The destination of the `k`th queued message (unspecified if none).
+    pub fn destination(&self, k: usize) -> IpAddr {
+        self.queued
+            .get(k)
+            .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |q| q.dst.ip())
     }
 
     pub fn clear(&mut self) {
@@ -265,21 +276,20 @@ impl SendBatch {
         self.queued.clear();
     }
 
-    /// Send everything queued from `source` on interface `ifindex`
-    /// (IP_PKTINFO / IPV6_PKTINFO on every message), in order, then clear.
+    /// Send everything queued on interface `ifindex`, each message from its
+    /// own source (IP_PKTINFO / IPV6_PKTINFO), in order, then clear.
     /// A message the kernel refuses is reported to `on_error` with its
     /// place in the batch and its destination, and skipped; the rest still
     /// go.
     pub fn send(
         &mut self,
         fd: RawFd,
-        source: IpAddr,
         ifindex: u32,
         mut on_error: impl FnMut(usize, IpAddr, io::Error),
     ) {
         let mut done = 0;
         while done < self.queued.len() {
-            match self.send_some(fd, source, ifindex, done) {
+            match self.send_some(fd, ifindex, done) {
                 Ok(0) => {
                     if let Some(q) = self.queued.get(done) {
                         on_error(done, q.dst.ip(), io::Error::other("sendmmsg sent nothing"));
@@ -300,13 +310,7 @@ impl SendBatch {
 
     /// One `sendmmsg` of the queued messages from `first` on (at most
     /// [`BATCH`]): how many the kernel took.
-    fn send_some(
-        &self,
-        fd: RawFd,
-        source: IpAddr,
-        ifindex: u32,
-        first: usize,
-    ) -> io::Result<usize> {
+    fn send_some(&self, fd: RawFd, ifindex: u32, first: usize) -> io::Result<usize> {
         let msgs = self.queued.get(first..).unwrap_or(&[]);
         let mut count = 0;
         // SAFETY: plain old data; all-zero is valid and the fields used are
@@ -314,13 +318,13 @@ impl SendBatch {
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         let mut names: [libc::sockaddr_in6; BATCH] = unsafe { zeroed() };
-        let mut cmsg = CmsgBuf([0; CMSG_BYTES]);
-        let control_len = encode_pktinfo(&mut cmsg, source, ifindex)?;
-        for (((q, iov), hdr), name) in msgs
+        let mut cmsgs: [CmsgBuf; BATCH] = [const { CmsgBuf([0; CMSG_BYTES]) }; BATCH];
+        for ((((q, iov), hdr), name), cmsg) in msgs
             .iter()
             .zip(iovs.iter_mut())
             .zip(hdrs.iter_mut())
             .zip(names.iter_mut())
+            .zip(cmsgs.iter_mut())
         {
             let payload = self
                 .buf
@@ -328,7 +332,9 @@ impl SendBatch {
                 .ok_or_else(|| io::Error::other("send batch: message outside its buffer"))?;
             iov.iov_base = payload.as_ptr() as *mut libc::c_void;
             iov.iov_len = payload.len();
-            let namelen = match encode_dst(name, q.dst, ifindex, source) {
+            let encoded = encode_dst(name, q.dst, ifindex, q.src)
+                .and_then(|namelen| Ok((namelen, encode_pktinfo(cmsg, q.src, ifindex)?)));
+            let (namelen, control_len) = match encoded {
                 Ok(n) => n,
                 // The first message is the one at fault; otherwise send
                 // those before it, and it comes first in the next call.
@@ -339,14 +345,12 @@ impl SendBatch {
             hdr.msg_hdr.msg_iovlen = 1;
             hdr.msg_hdr.msg_name = (name as *mut libc::sockaddr_in6).cast();
             hdr.msg_hdr.msg_namelen = namelen;
-            // The same control block for every message: the kernel only
-            // reads it on send.
             hdr.msg_hdr.msg_control = cmsg.0.as_mut_ptr().cast();
             hdr.msg_hdr.msg_controllen = control_len as _;
             count += 1;
         }
         // SAFETY: the first `count` headers point into `iovs`, `names`,
-        // `cmsg` and `self.buf`, all alive for the call, with their lengths.
+        // `cmsgs` and `self.buf`, all alive for the call, with their lengths.
         let n = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), count as libc::c_uint, 0) };
         let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
         // A short write of a datagram is not possible on a raw socket; a
@@ -495,11 +499,11 @@ mod tests {
         let mut batch = SendBatch::default();
         for i in 0..40u8 {
             // 40 datagrams: more than one sendmmsg.
-            batch.push(&vec![i; usize::from(i) + 1], to);
+            batch.push(&vec![i; usize::from(i) + 1], IpAddr::V4(lo), to);
         }
         assert_eq!(batch.len(), 40);
         let mut errors = Vec::new();
-        batch.send(tx.as_raw_fd(), IpAddr::V4(lo), 1, |_, dst, e| {
+        batch.send(tx.as_raw_fd(), 1, |_, dst, e| {
             errors.push((dst, e.to_string()))
         });
         assert!(errors.is_empty(), "{errors:?}");
@@ -562,9 +566,9 @@ mod tests {
         tx.bind(&SocketAddr::from((lo, 0)).into()).unwrap();
         tx.set_unicast_hops_v6(255).unwrap();
         let mut batch = SendBatch::default();
-        batch.push(b"hello", SocketAddr::from((lo, port(&rx))));
+        batch.push(b"hello", IpAddr::V6(lo), SocketAddr::from((lo, port(&rx))));
         let mut errors = Vec::new();
-        batch.send(tx.as_raw_fd(), IpAddr::V6(lo), 1, |_, dst, e| {
+        batch.send(tx.as_raw_fd(), 1, |_, dst, e| {
             errors.push((dst, e.to_string()))
         });
         assert!(errors.is_empty(), "{errors:?}");
@@ -584,12 +588,16 @@ mod tests {
         let tx = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
         let to = SocketAddr::from((lo, port(&rx)));
         let mut batch = SendBatch::default();
-        batch.push(b"one", to);
+        batch.push(b"one", IpAddr::V4(lo), to);
         // The wrong family for this socket: refused before any syscall.
-        batch.push(b"two", SocketAddr::from((Ipv6Addr::LOCALHOST, 9)));
-        batch.push(b"three", to);
+        batch.push(
+            b"two",
+            IpAddr::V4(lo),
+            SocketAddr::from((Ipv6Addr::LOCALHOST, 9)),
+        );
+        batch.push(b"three", IpAddr::V4(lo), to);
         let mut errors = Vec::new();
-        batch.send(tx.as_raw_fd(), IpAddr::V4(lo), 1, |_, dst, e| {
+        batch.send(tx.as_raw_fd(), 1, |_, dst, e| {
             errors.push((dst, e.to_string()))
         });
         assert_eq!(errors.len(), 1, "{errors:?}");
@@ -598,5 +606,37 @@ mod tests {
         let n = r.recv(rx.as_raw_fd()).unwrap();
         let got: Vec<&[u8]> = (0..n).map(|i| r.get(i).unwrap().0).collect();
         assert_eq!(got, vec![&b"one"[..], &b"three"[..]]);
+    }
+
+    /// Messages of one batch leave from their own sources: routers that
+    /// share a socket each send from the address their checksum covers.
+    #[test]
+    fn each_message_leaves_from_its_own_source() {
+        let lo = Ipv4Addr::LOCALHOST;
+        let rx = std::net::UdpSocket::bind((lo, 0)).unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        let tx = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        let mut batch = SendBatch::default();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3));
+        batch.push(b"a", IpAddr::V4(a), to);
+        batch.push(b"b", IpAddr::V4(b), to);
+        let mut errors = Vec::new();
+        batch.send(tx.as_raw_fd(), 1, |_, dst, e| {
+            errors.push((dst, e.to_string()))
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut buf = [0u8; 8];
+        let mut got = Vec::new();
+        while let Ok((n, from)) = rx.recv_from(&mut buf) {
+            got.push((buf[..n].to_vec(), from.ip()));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (b"a".to_vec(), IpAddr::V4(a)),
+                (b"b".to_vec(), IpAddr::V4(b))
+            ]
+        );
     }
 }

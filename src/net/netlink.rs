@@ -84,16 +84,6 @@ impl Netlink {
         }
     }
 
-    pub async fn link_by_index(&self, index: u32) -> io::Result<Option<Link>> {
-        let mut req = self.handle.link().get().match_index(index).execute();
-        match req.try_next().await {
-            Ok(Some(msg)) => Ok(Some(link_from(&msg))),
-            Ok(None) => Ok(None),
-            Err(e) if errno_of(&e) == Some(libc::ENODEV) => Ok(None),
-            Err(e) => Err(nl_err(&format!("get link #{index}"), e)),
-        }
-    }
-
     /// Every address on the link, both families.
     pub async fn addresses(&self, index: u32) -> io::Result<Vec<LinkAddress>> {
         let mut req = self

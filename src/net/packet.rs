@@ -13,7 +13,6 @@ use socket2::{Domain, Socket, Type};
 /// A send-only packet socket bound to one interface.
 pub struct FrameSender {
     sock: Socket,
-    ifindex: u32,
 }
 
 impl FrameSender {
@@ -43,11 +42,7 @@ impl FrameSender {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(FrameSender { sock, ifindex })
-    }
-
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
+        Ok(FrameSender { sock })
     }
 
     /// Send one complete Ethernet frame.

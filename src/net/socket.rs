@@ -21,9 +21,10 @@ use nix::sys::socket::{self as nixsock, sockopt};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::{AsyncFd, AsyncFdRegisterError};
 
+use super::IPPROTO_VRRP;
 use super::mmsg::{RecvBatch, RecvMeta, SendBatch};
-use super::{IPPROTO_VRRP, VRRP_GROUP_V4, VRRP_GROUP_V6};
 use crate::wire::Family;
+use crate::wire::vrrp::{MULTICAST_V4, MULTICAST_V6, TTL};
 
 /// Receive buffer asked for (the kernel doubles it for its bookkeeping):
 /// about 1,300 small adverts.
@@ -98,10 +99,8 @@ enum Io {
 /// The shared VRRP socket of one (interface, family).
 pub struct VrrpSocket {
     io: Option<Io>,
-    family: Family,
+    /// For IP_PKTINFO / IPV6_PKTINFO on every send.
     ifindex: u32,
-    /// The address adverts are sent from; the v3 checksum covers it.
-    source: IpAddr,
 }
 
 impl VrrpSocket {
@@ -110,10 +109,9 @@ impl VrrpSocket {
     pub fn open(
         ifname: &str,
         ifindex: u32,
-        source: IpAddr,
+        family: Family,
         join_group: bool,
     ) -> io::Result<VrrpSocket> {
-        let family = Family::of(&source);
         let domain = match family {
             Family::Ipv4 => Domain::IPV4,
             Family::Ipv6 => Domain::IPV6,
@@ -135,39 +133,35 @@ impl VrrpSocket {
         nixsock::setsockopt(&sock, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
         sock.bind_device(Some(ifname.as_bytes()))
             .map_err(|e| with_context(e, &format!("SO_BINDTODEVICE {ifname}")))?;
-        match source {
-            IpAddr::V4(src) => {
-                sock.set_ttl_v4(255)?;
-                sock.set_multicast_ttl_v4(255)?;
+        // Not bound to an address: a raw socket bound to one only receives
+        // datagrams sent *to* it, and adverts go to the group. The source
+        // is set per message (IP_PKTINFO / IPV6_PKTINFO).
+        match family {
+            Family::Ipv4 => {
+                sock.set_ttl_v4(u32::from(TTL))?;
+                sock.set_multicast_ttl_v4(u32::from(TTL))?;
                 sock.set_multicast_loop_v4(false)?;
                 // Only the groups joined on this socket, not every group of the host.
                 sock.set_multicast_all_v4(false)?;
-                // Not bound to `src`: a raw socket bound to an address only
-                // receives datagrams sent *to* that address, and adverts go
-                // to 224.0.0.18. The source is set per send (IP_PKTINFO).
-                let _ = src;
                 if join_group {
                     sock.join_multicast_v4_n(
-                        &VRRP_GROUP_V4,
+                        &MULTICAST_V4,
                         &socket2::InterfaceIndexOrAddress::Index(ifindex),
                     )
                     .map_err(|e| with_context(e, "join 224.0.0.18"))?;
                 }
             }
-            IpAddr::V6(src) => {
-                sock.set_unicast_hops_v6(255)?;
-                sock.set_multicast_hops_v6(255)?;
+            Family::Ipv6 => {
+                sock.set_unicast_hops_v6(u32::from(TTL))?;
+                sock.set_multicast_hops_v6(u32::from(TTL))?;
                 sock.set_multicast_loop_v6(false)?;
                 sock.set_multicast_all_v6(false)?;
                 sock.set_multicast_if_v6(ifindex)?;
                 sock.set_recv_hoplimit_v6(true)?;
                 nixsock::setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)
                     .map_err(io::Error::from)?;
-                // Not bound, for the same reason as IPv4: the source is set
-                // per send (IPV6_PKTINFO).
-                let _ = src;
                 if join_group {
-                    sock.join_multicast_v6(&VRRP_GROUP_V6, ifindex)
+                    sock.join_multicast_v6(&MULTICAST_V6, ifindex)
                         .map_err(|e| with_context(e, "join ff02::12"))?;
                 }
             }
@@ -175,22 +169,8 @@ impl VrrpSocket {
         let fd = register(sock).map_err(io::Error::from)?;
         Ok(VrrpSocket {
             io: Some(Io::Polled(fd)),
-            family,
             ifindex,
-            source,
         })
-    }
-
-    pub fn family(&self) -> Family {
-        self.family
-    }
-
-    pub fn source(&self) -> IpAddr {
-        self.source
-    }
-
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
     }
 
     fn socket(&self) -> io::Result<&Socket> {
@@ -270,20 +250,27 @@ impl VrrpSocket {
         }
     }
 
-    /// Send the queued VRRP messages (the kernel adds the IP headers),
-    /// from our source address on our interface, and clear the batch. The
-    /// source must be the one the checksum was computed with, so it is
-    /// given to the kernel explicitly (IP_PKTINFO / IPV6_PKTINFO) rather
-    /// than left to routing. Each refused message goes to `on_error`.
+    /// Send the queued VRRP messages (the kernel adds the IP headers) on
+    /// our interface, each from the source it was queued with, and clear
+    /// the batch. The source must be the one the checksum was computed
+    /// with, so it is given to the kernel explicitly (IP_PKTINFO /
+    /// IPV6_PKTINFO) rather than left to routing. Each refused message
+    /// goes to `on_error`.
     pub fn send_batch(
         &self,
         batch: &mut SendBatch,
         mut on_error: impl FnMut(usize, IpAddr, io::Error),
     ) {
         match self.socket() {
-            Ok(sock) => batch.send(sock.as_raw_fd(), self.source, self.ifindex, on_error),
+            Ok(sock) => batch.send(sock.as_raw_fd(), self.ifindex, on_error),
             Err(e) => {
-                on_error(0, self.source, e);
+                for k in 0..batch.len() {
+                    on_error(
+                        k,
+                        batch.destination(k),
+                        io::Error::new(e.kind(), e.to_string()),
+                    );
+                }
                 batch.clear();
             }
         }

@@ -1,0 +1,158 @@
+//! The health checks: every `CheckSpec` is built here (`[k8s]` and each
+//! `[checks.NAME]`), the tasks run on the runtime, and their last debounced
+//! results are kept for the routers that track them and for `status`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use tracing::info;
+
+use crate::config;
+use crate::health::{self, CheckHandle, CheckSpec, CheckUpdate};
+use crate::status::CheckStatus;
+
+/// A running health check and what it last reported.
+struct Check {
+    handle: CheckHandle,
+    spec: CheckSpec,
+    last: Option<CheckUpdate>,
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        self.handle.task.abort();
+    }
+}
+
+pub struct Checks {
+    checks: BTreeMap<String, Check>,
+    tx: tokio::sync::mpsc::Sender<CheckUpdate>,
+    /// `[k8s]` as configured: whether routers track it, and its weight.
+    k8s: config::K8sConfig,
+}
+
+impl Checks {
+    /// Start the `[k8s]` check (when enabled) and every `[checks.NAME]`;
+    /// their updates go to `tx`.
+    pub fn start(
+        daemon: &config::DaemonConfig,
+        tx: tokio::sync::mpsc::Sender<CheckUpdate>,
+    ) -> Checks {
+        let mut checks = Checks {
+            checks: BTreeMap::new(),
+            tx,
+            k8s: daemon.k8s.clone(),
+        };
+        checks.spawn(daemon);
+        checks
+    }
+
+    fn spawn(&mut self, daemon: &config::DaemonConfig) {
+        let mut specs: Vec<CheckSpec> = daemon.checks.clone();
+        if daemon.k8s.enabled {
+            specs.push(k8s_spec(&daemon.k8s));
+        }
+        for spec in specs {
+            info!(check = %spec.name, "starting check (every {:?}, timeout {:?})", spec.interval, spec.timeout);
+            let handle = health::spawn_check(spec.clone(), self.tx.clone());
+            self.checks.insert(
+                spec.name.clone(),
+                Check {
+                    handle,
+                    spec,
+                    last: None,
+                },
+            );
+        }
+    }
+
+    /// After a reload changed the checks: stop them all and start the new
+    /// set. Every check counts as failed until its first result.
+    pub fn restart(&mut self, daemon: &config::DaemonConfig) {
+        self.checks.clear();
+        self.k8s = daemon.k8s.clone();
+        self.spawn(daemon);
+    }
+
+    /// (check, weight) a router tracks: `[k8s]` unless it opted out, and its
+    /// `track` list.
+    pub fn tracked_by(&self, cfg: &config::Router) -> Vec<(String, i32)> {
+        let mut out = Vec::new();
+        if self.k8s.enabled && cfg.track_k8s {
+            out.push(("k8s".to_string(), self.k8s.weight));
+        }
+        out.extend(cfg.track.iter().map(|t| (t.check.clone(), t.weight)));
+        out
+    }
+
+    /// The tracked objects of a router as the core takes them: (name,
+    /// weight, failed). A check that has not reported yet counts as failed:
+    /// every node starts with the same penalty, so their order is kept.
+    pub fn tracked_state(&self, cfg: &config::Router) -> Vec<(String, i32, bool)> {
+        self.tracked_by(cfg)
+            .into_iter()
+            .map(|(name, weight)| {
+                let failed = !self.healthy(&name);
+                (name, weight, failed)
+            })
+            .collect()
+    }
+
+    fn healthy(&self, name: &str) -> bool {
+        self.checks
+            .get(name)
+            .and_then(|c| c.last.as_ref())
+            .is_some_and(|u| u.healthy)
+    }
+
+    /// Keep a check's new debounced state.
+    pub fn record(&mut self, update: CheckUpdate) {
+        if let Some(c) = self.checks.get_mut(&update.name) {
+            c.last = Some(update);
+        }
+    }
+
+    /// Every check as `status` shows it.
+    pub fn status(&self, now: Instant) -> Vec<CheckStatus> {
+        self.checks
+            .values()
+            .map(|c| {
+                let st = c.handle.status.borrow();
+                let (reason, latency) = match (&st.last, &c.last) {
+                    (Some(p), _) => (p.reason(), p.latency),
+                    (None, Some(u)) => (u.reason.clone(), u.latency),
+                    (None, None) => ("no result yet".to_string(), std::time::Duration::ZERO),
+                };
+                CheckStatus {
+                    name: c.spec.name.clone(),
+                    healthy: c.last.as_ref().is_some_and(|u| u.healthy),
+                    reason,
+                    latency_ms: latency.as_secs_f64() * 1000.0,
+                    last_change_ago_s: c
+                        .last
+                        .as_ref()
+                        .map(|u| now.saturating_duration_since(u.at).as_secs_f64()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The `[k8s]` keys as the health check's parameters.
+fn k8s_spec(k: &config::K8sConfig) -> CheckSpec {
+    let params = health::K8sParams {
+        in_cluster: k.in_cluster,
+        api_server: k.api_server.clone(),
+        token: (!k.token.is_empty()).then(|| health::Secret::new(k.token.clone())),
+        token_file: k.token_file.clone(),
+        ca_cert: k.ca_cert.clone(),
+        server_name: k.server_name.clone(),
+        exclude: k.exclude.clone(),
+        in_cluster_env: None,
+    };
+    let mut spec = CheckSpec::k8s(params);
+    spec.interval = k.interval;
+    spec.timeout = k.timeout;
+    spec.stability = k.stability;
+    spec
+}

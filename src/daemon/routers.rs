@@ -1,0 +1,687 @@
+//! The configured routers and what happens to them: start (find the
+//! interface, choose the source through the endpoint, open the sockets),
+//! stop, reload, and the reactions to netlink events, received packets,
+//! timers and check results. Each input goes to `core::Endpoint`; what the
+//! endpoint then asks for is carried out by [`Routers::carry_out`]: its
+//! adverts first (one sendmmsg per socket), then its events in order.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tracing::{debug, error, info, warn};
+
+use super::checks::Checks;
+use super::control::ControlMsg;
+use super::host::{Host, Read, SockKey};
+use super::records::Record;
+use super::snapshot::snapshot;
+use super::tap::Capture;
+use crate::capture::{self, IFACE_IP, Note};
+use crate::config::{self, Config};
+use crate::core::{
+    self, Dropped, Endpoint, Event, EventKind, HostAddress, Link, PacketDrop, RouterId, RouterSpec,
+    State, UnknownVrid,
+};
+use crate::health::CheckUpdate;
+use crate::net::netlink::Event as NetlinkEvent;
+use crate::net::socket::Rx;
+use crate::wire::{self, MacAddr};
+
+pub struct Routers {
+    dir: PathBuf,
+    endpoint: Endpoint,
+    records: BTreeMap<RouterId, Record>,
+    pub host: Host,
+    checks: Checks,
+    pub cap: Capture,
+    started: Instant,
+    daemon_cfg: config::DaemonConfig,
+}
+
+impl Routers {
+    pub fn new(
+        dir: PathBuf,
+        host: Host,
+        checks: Checks,
+        cap: Capture,
+        daemon_cfg: config::DaemonConfig,
+    ) -> Routers {
+        Routers {
+            dir,
+            endpoint: Endpoint::new(),
+            records: BTreeMap::new(),
+            host,
+            checks,
+            cap,
+            started: Instant::now(),
+            daemon_cfg,
+        }
+    }
+
+    /// The earliest deadline: the endpoint's, or a capture tap's end.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.endpoint.poll_timeout(), self.cap.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ----- lifecycle --------------------------------------------------------
+
+    /// Start every router of a freshly loaded configuration.
+    pub async fn apply(&mut self, config: Config) {
+        for cfg in config.routers {
+            let id = self.insert(cfg);
+            self.start(id).await;
+        }
+    }
+
+    fn insert(&mut self, cfg: config::Router) -> RouterId {
+        let id = self.endpoint.insert(spec_of(&cfg));
+        self.records.insert(id, Record::new(cfg));
+        id
+    }
+
+    /// Bring a router up: find its interface, clear stale VIPs, choose its
+    /// source, open or share the socket, and start the core. When it cannot
+    /// run yet (interface missing, no source address) the reason is logged
+    /// and shown in `status`; the netlink monitor retries when things
+    /// change.
+    async fn start(&mut self, id: RouterId) {
+        let result = self.try_start(id).await;
+        if let Some(rec) = self.records.get_mut(&id) {
+            match result {
+                Ok(()) => rec.waiting = None,
+                Err(why) => rec.wait(why),
+            }
+        }
+        self.carry_out().await;
+    }
+
+    async fn try_start(&mut self, id: RouterId) -> Result<(), String> {
+        let Some(cfg) = self.records.get(&id).map(|r| r.cfg.clone()) else {
+            return Ok(());
+        };
+        let link = match self.host.nl.link_by_name(&cfg.interface).await {
+            Ok(Some(l)) => l,
+            Ok(None) => return Err(format!("waiting for interface {} to appear", cfg.interface)),
+            Err(e) => return Err(format!("interface {}: {e}", cfg.interface)),
+        };
+        let Some(mac) = link.mac else {
+            return Err(format!(
+                "interface {} has no Ethernet address; VRRP needs one",
+                cfg.interface
+            ));
+        };
+        let addrs = self
+            .host
+            .nl
+            .addresses(link.index)
+            .await
+            .map_err(|e| e.to_string())?;
+        // A crashed run may have left our VIPs behind: remove them before the
+        // router starts, so the LAN never sees two holders.
+        for a in &addrs {
+            if cfg.addresses.iter().any(|v| v.addr == a.addr) {
+                warn!(router = %cfg.name, "removing {}/{} left on {} by an earlier run", a.addr, a.prefix_len, cfg.interface);
+                if let Err(e) = self
+                    .host
+                    .nl
+                    .del_address(link.index, a.addr, a.prefix_len)
+                    .await
+                {
+                    error!(router = %cfg.name, "{e}");
+                }
+            }
+        }
+        let host_addrs: Vec<HostAddress> =
+            addrs.iter().map(|a| HostAddress { addr: a.addr }).collect();
+        let source = self.endpoint.select_source(id, &host_addrs).map_err(|missing| {
+            format!(
+                "interface {} has no {missing} address to send adverts from (set source_address)",
+                cfg.interface
+            )
+        })?;
+        let key: SockKey = (link.index, cfg.family);
+        self.host
+            .open_socket(&cfg.interface, key)
+            .map_err(|e| format!("cannot open the VRRP socket on {}: {e}", cfg.interface))?;
+        if cfg.virtual_mac {
+            self.host
+                .open_vmac(
+                    id,
+                    &cfg.name,
+                    (&cfg.interface, link.index),
+                    cfg.family,
+                    cfg.vrid,
+                    &cfg.addresses,
+                )
+                .await?;
+        }
+        let now = Instant::now();
+        let tracked = self.checks.tracked_state(&cfg);
+        let link = Link {
+            ifindex: link.index,
+            mac: MacAddr(mac),
+            up: link.up,
+        };
+        if let Err(e) = self.endpoint.start(now, id, link, source, &tracked) {
+            return Err(format!("cannot start: {e:?}"));
+        }
+        if !link.up {
+            warn!(router = %cfg.name, "interface {} is down; staying in Initialize", cfg.interface);
+        }
+        info!(router = %cfg.name, interface = %cfg.interface, vrid = cfg.vrid,
+            source = %source, "virtual router configured");
+        Ok(())
+    }
+
+    /// Stop one router. `clean`: hand over with priority 0 (shutdown);
+    /// otherwise (interface gone) just release the addresses. Its macvlan
+    /// goes with it; the router then waits.
+    async fn stop(&mut self, id: RouterId, clean: bool) {
+        self.endpoint.stop(Instant::now(), id, clean);
+        self.carry_out().await;
+        if let Some(rec) = self.records.get(&id) {
+            self.host.close_vmac(id, &rec.cfg.name).await;
+        }
+        self.endpoint.detach(id);
+    }
+
+    pub async fn shutdown_all(&mut self) {
+        let ids: Vec<RouterId> = self.endpoint.ids().collect();
+        for id in ids {
+            self.stop(id, true).await;
+        }
+    }
+
+    /// SIGHUP: load the directory again. Unchanged routers keep their state
+    /// and addresses; changed ones restart; removed ones stop cleanly; a bad
+    /// configuration is refused and the running one kept.
+    pub async fn reload(&mut self) {
+        let new = match config::load_dir(&self.dir) {
+            Ok(c) => c,
+            Err(errors) => {
+                error!("reload refused, the running configuration is kept:\n{errors}");
+                return;
+            }
+        };
+        if new.daemon.checks != self.daemon_cfg.checks || new.daemon.k8s != self.daemon_cfg.k8s {
+            info!("reload: health checks changed; restarting them");
+            self.restart_checks(&new.daemon).await;
+        } else if new.daemon != self.daemon_cfg {
+            warn!(
+                "reload: changes to ha-vip.toml other than checks ([control], [log], [metrics], [capture]) take effect at restart"
+            );
+        }
+        self.daemon_cfg = new.daemon.clone();
+        let mut keep: HashSet<RouterId> = HashSet::new();
+        let mut to_start = Vec::new();
+        for cfg in new.routers {
+            match self
+                .records
+                .iter()
+                .find(|(id, r)| r.cfg == cfg && !keep.contains(*id))
+            {
+                Some((id, _)) => {
+                    keep.insert(*id);
+                }
+                None => to_start.push(cfg),
+            }
+        }
+        let gone: Vec<RouterId> = self
+            .records
+            .keys()
+            .filter(|id| !keep.contains(id))
+            .copied()
+            .collect();
+        let (stopped, kept, started) = (gone.len(), keep.len(), to_start.len());
+        for id in gone {
+            if let Some(rec) = self.records.get(&id) {
+                info!(router = %rec.cfg.name, "reload: router removed or changed; stopping it");
+            }
+            self.stop(id, true).await;
+            self.endpoint.remove(id);
+            self.records.remove(&id);
+        }
+        self.close_unused_sockets();
+        for cfg in to_start {
+            let id = self.insert(cfg);
+            self.start(id).await;
+        }
+        info!(kept, stopped, started, "configuration reloaded");
+    }
+
+    /// After a reload changed the checks: start the new set and give every
+    /// running router its tracked checks again (failed until they report).
+    async fn restart_checks(&mut self, daemon: &config::DaemonConfig) {
+        self.checks.restart(daemon);
+        let now = Instant::now();
+        for (&id, rec) in &self.records {
+            let tracks = self.checks.tracked_by(&rec.cfg);
+            self.endpoint.input(id, |vr| {
+                let old: Vec<String> = vr.tracked().map(|(n, _, _)| n.to_string()).collect();
+                for name in old {
+                    if !tracks.iter().any(|(n, _)| *n == name) {
+                        vr.remove_tracked(now, &name);
+                    }
+                }
+                for (name, weight) in &tracks {
+                    vr.set_tracked(now, name, *weight, true);
+                }
+            });
+        }
+        self.carry_out().await;
+    }
+
+    /// Close the sockets no running router uses.
+    fn close_unused_sockets(&mut self) {
+        let used: HashSet<SockKey> = self
+            .endpoint
+            .ids()
+            .filter_map(|id| {
+                Some((
+                    self.endpoint.link(id)?.ifindex,
+                    self.endpoint.spec(id)?.router.family,
+                ))
+            })
+            .collect();
+        self.host.close_unused_sockets(&used);
+    }
+
+    // ----- inputs -----------------------------------------------------------
+
+    /// Read one socket (`Some`) or all of them, handing each packet to the
+    /// endpoint: packets read, and whether the sockets were left empty. The
+    /// caller carries out what they caused ([`Self::carry_out`]).
+    pub fn read(&mut self, key: Option<SockKey>) -> (usize, bool) {
+        let (endpoint, cap, records) = (&mut self.endpoint, &mut self.cap, &self.records);
+        let mut sink = |read: Read<'_>| on_packet(endpoint, cap, records, read);
+        match key {
+            Some(key) => self.host.read(key, &mut sink),
+            None => self.host.read_all(&mut sink),
+        }
+    }
+
+    /// Serve every router whose timer is due (the endpoint's sweep).
+    pub async fn on_timer(&mut self) {
+        let now = Instant::now();
+        self.cap.expire(now);
+        self.endpoint.handle_timeout(now);
+        self.carry_out().await;
+    }
+
+    pub async fn on_netlink(&mut self, ev: NetlinkEvent) {
+        let now = Instant::now();
+        match ev {
+            NetlinkEvent::LinkChanged(link) => {
+                let ids: Vec<RouterId> = self
+                    .records
+                    .iter()
+                    .filter(|(_, r)| r.cfg.interface == link.name)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    let name = self.name(id);
+                    let Some(was) = self.endpoint.link(id) else {
+                        // Waiting for this interface: try now.
+                        self.start(id).await;
+                        continue;
+                    };
+                    if was.ifindex != link.index {
+                        // Deleted and created again: everything is new.
+                        warn!(router = %name, "interface {} was recreated; restarting", link.name);
+                        self.stop(id, false).await;
+                        self.start(id).await;
+                        continue;
+                    }
+                    let mac = link.mac.map_or(was.mac, MacAddr);
+                    if mac != was.mac {
+                        // A new MAC (NIC replaced, bond failover): later
+                        // announcements carry it.
+                        info!(router = %name, "interface {} has a new MAC address", link.name);
+                    }
+                    if was.up != link.up {
+                        if link.up {
+                            info!(router = %name, "interface {} up", link.name);
+                        } else {
+                            warn!(router = %name, "interface {} down", link.name);
+                        }
+                    }
+                    self.endpoint.link_changed(now, id, link.up, mac);
+                    self.carry_out().await;
+                }
+            }
+            NetlinkEvent::LinkRemoved { index, name } => {
+                let ids: Vec<RouterId> = self
+                    .endpoint
+                    .ids()
+                    .filter(|&id| self.endpoint.link(id).is_some_and(|l| l.ifindex == index))
+                    .collect();
+                for id in ids {
+                    warn!(router = %self.name(id), "interface {name} removed; waiting for it");
+                    self.stop(id, false).await;
+                    // Status shows why it is not running, as for an
+                    // interface missing at start.
+                    if let Some(rec) = self.records.get_mut(&id) {
+                        rec.waiting = Some(format!("waiting for interface {name} to appear"));
+                    }
+                }
+                self.close_unused_sockets();
+            }
+            NetlinkEvent::AddressRemoved(a) => {
+                for (&id, rec) in &self.records {
+                    let Some(link) = self.endpoint.link(id) else {
+                        continue;
+                    };
+                    let active = self
+                        .endpoint
+                        .router(id)
+                        .is_some_and(|vr| vr.state() == State::Active);
+                    if link.ifindex != a.index || !active {
+                        continue;
+                    }
+                    if let Some(v) = rec.cfg.addresses.iter().find(|v| v.addr == a.addr) {
+                        warn!(router = %rec.cfg.name,
+                            "{}/{} was removed from {} while Active: putting it back", v.addr, v.prefix_len, rec.cfg.interface);
+                        if let Err(e) = self
+                            .host
+                            .nl
+                            .add_address(link.ifindex, v.addr, v.prefix_len)
+                            .await
+                        {
+                            error!(router = %rec.cfg.name, "{e}");
+                        }
+                    }
+                }
+            }
+            NetlinkEvent::AddressAdded(a) => {
+                // A router waiting for a source address may start now.
+                let waiting: Vec<RouterId> = self
+                    .endpoint
+                    .ids()
+                    .filter(|&id| self.endpoint.link(id).is_none())
+                    .collect();
+                if !waiting.is_empty() {
+                    debug!("address {} appeared; retrying waiting routers", a.addr);
+                }
+                for id in waiting {
+                    self.start(id).await;
+                }
+            }
+        }
+    }
+
+    /// A check's debounced state changed: every router tracking it gets the
+    /// new state at once; a graceful API-server shutdown also hands over.
+    pub async fn on_check(&mut self, update: CheckUpdate) {
+        let now = Instant::now();
+        if update.healthy {
+            info!(check = %update.name, latency_ms = update.latency.as_millis() as u64, "check healthy");
+        } else {
+            warn!(check = %update.name, failed = ?update.failed, shutting_down = update.shutting_down,
+                "check failed: {}", update.reason);
+        }
+        for (&id, rec) in &self.records {
+            let tracks = self.checks.tracked_by(&rec.cfg);
+            let Some((_, weight)) = tracks.iter().find(|(n, _)| *n == update.name) else {
+                continue;
+            };
+            let handed_over = self.endpoint.tracked_changed(
+                now,
+                id,
+                &update.name,
+                *weight,
+                !update.healthy,
+                update.shutting_down,
+            );
+            if handed_over {
+                warn!(router = %rec.cfg.name,
+                    "the API server is shutting down: handing over now (priority 0, then Backup)");
+            }
+        }
+        self.checks.record(update);
+        self.carry_out().await;
+    }
+
+    pub fn on_control(&mut self, msg: ControlMsg) {
+        match msg {
+            ControlMsg::Status(reply) => {
+                let _ = reply.send(snapshot(
+                    &self.endpoint,
+                    &self.records,
+                    self.checks.status(Instant::now()),
+                    self.started,
+                ));
+            }
+            ControlMsg::Capture { duration, out } => {
+                info!("capture requested for {duration:?}");
+                self.cap.tap(Instant::now() + duration, out);
+            }
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------------
+
+    fn name(&self, id: RouterId) -> String {
+        self.records
+            .get(&id)
+            .map_or_else(|| id.to_string(), |r| r.cfg.name.clone())
+    }
+
+    /// Carry out everything the endpoint asked for: the adverts first (the
+    /// peers are waiting for them; one sendmmsg per socket), then the
+    /// events in the order the routers produced them.
+    pub async fn carry_out(&mut self) {
+        let records = &self.records;
+        let name = |id: RouterId| {
+            records
+                .get(&id)
+                .map_or_else(|| id.to_string(), |r| r.cfg.name.clone())
+        };
+        self.host
+            .send_transmits(&mut self.endpoint, &mut self.cap, &name);
+        while let Some(event) = self.endpoint.poll_event() {
+            self.act(event).await;
+        }
+    }
+
+    async fn act(&mut self, Event { router: id, kind }: Event) {
+        let Some(rec) = self.records.get_mut(&id) else {
+            return;
+        };
+        let link = self.endpoint.link(id);
+        match kind {
+            EventKind::StateChanged { from, to, reason } => {
+                let priority = self
+                    .endpoint
+                    .router(id)
+                    .map_or(rec.cfg.priority, |vr| vr.effective_priority());
+                rec.state_changed(from, to, reason, priority);
+            }
+            EventKind::AddAddresses { on_virtual_mac }
+            | EventKind::RemoveAddresses { on_virtual_mac } => {
+                let Some(link) = link else {
+                    return;
+                };
+                let add = matches!(kind, EventKind::AddAddresses { .. });
+                let target = self.host.address_link(id, link.ifindex, on_virtual_mac);
+                self.host
+                    .set_addresses(id, &rec.cfg.name, target, &rec.cfg.addresses, add)
+                    .await;
+            }
+            EventKind::Announce {
+                mac,
+                on_virtual_mac,
+                router_flag,
+            } => {
+                let Some(link) = link else {
+                    return;
+                };
+                rec.announcements_sent += self.host.announce(
+                    id,
+                    &rec.cfg.name,
+                    (link.ifindex, rec.cfg.family),
+                    mac,
+                    on_virtual_mac,
+                    router_flag,
+                    &rec.cfg.addresses,
+                    &mut self.cap,
+                );
+            }
+            EventKind::PeerActive {
+                peer,
+                peer_priority,
+                our_priority,
+                yielded,
+            } => {
+                let ours = self.endpoint.source(id).unwrap_or(peer);
+                rec.peer_active(
+                    Instant::now(),
+                    ours,
+                    peer,
+                    peer_priority,
+                    our_priority,
+                    yielded,
+                );
+            }
+        }
+    }
+}
+
+/// One packet from a socket: parsed by `wire`, handed to the endpoint,
+/// every drop counted (and noted in captures, logged at debug).
+fn on_packet(
+    endpoint: &mut Endpoint,
+    cap: &mut Capture,
+    records: &BTreeMap<RouterId, Record>,
+    read: Read<'_>,
+) {
+    let rx = match read.rx {
+        Ok(rx) => rx,
+        Err((drop, datagram)) => {
+            endpoint.count_drop(drop);
+            debug!(reason = drop.counter(), "dropped packet: {drop}");
+            if let Some(datagram) = datagram
+                && cap.active()
+            {
+                let note = format!("{}: {drop}", drop.counter());
+                cap.record(IFACE_IP, datagram, &Note::Dropped(&note));
+            }
+            return;
+        }
+    };
+    let opts = wire::ParseOptions::default();
+    // The advert's arrival, from the kernel's receive timestamp: the
+    // Master_Down_Timer runs from there (RFC 9568 6.4.2).
+    let now = read.read_at.checked_sub(rx.age()).unwrap_or(read.read_at);
+    // For captures: the whole datagram (IPv6 headers are rebuilt from what
+    // the kernel reported).
+    let rebuilt;
+    let (parsed, datagram): (_, &[u8]) = match rx {
+        Rx::V4 { datagram, .. } => (wire::parse_ipv4(datagram, &opts), datagram),
+        Rx::V6 {
+            src,
+            dst,
+            hop_limit,
+            payload,
+            ..
+        } => {
+            rebuilt = if cap.active() {
+                capture::ip_datagram(IpAddr::V6(src), IpAddr::V6(dst), hop_limit, payload)
+            } else {
+                None
+            };
+            (
+                wire::parse_ipv6(src, dst, hop_limit, payload, &opts),
+                rebuilt.as_deref().unwrap_or(&[]),
+            )
+        }
+    };
+    let received = match parsed {
+        Ok(r) => r,
+        Err(e) => {
+            endpoint.count_parse_error(&e);
+            debug!(reason = e.counter(), "dropped packet: {e}");
+            if cap.active() {
+                let note = format!("{}: {e}", e.counter());
+                cap.record(IFACE_IP, datagram, &Note::Dropped(&note));
+            }
+            return;
+        }
+    };
+    let result = endpoint.handle(now, read.ifindex, &received);
+    let name = |id: RouterId| records.get(&id).map_or("?", |r| r.cfg.name.as_str());
+    match &result {
+        Ok(id) => debug!(router = %name(*id), src = %received.src,
+            priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
+            "advert received"),
+        Err(Dropped::UnknownVrid {
+            src,
+            vrid,
+            priority,
+            log,
+        }) => match log {
+            UnknownVrid::New => warn!(
+                "advert for VRID {vrid} from {src} (priority {priority}) matches no router of ours on this interface"
+            ),
+            UnknownVrid::LimitReached => warn!(
+                "adverts for VRIDs of no router of ours from {} (source, VRID) pairs: not logging further ones (spoofed sources?); they are still counted as {}",
+                core::endpoint::UNKNOWN_VRID_LOG_LIMIT,
+                PacketDrop::VridUnknown.counter()
+            ),
+            UnknownVrid::Seen => {}
+        },
+        Err(d) => {
+            let router = d.router().map_or("?", name);
+            debug!(router = %router, reason = d.counter(), "advert from {} dropped", received.src);
+        }
+    }
+    if cap.active() {
+        let note;
+        let note = match &result {
+            Ok(_) => Note::Received,
+            Err(d) => {
+                note = d.to_string();
+                Note::Dropped(&note)
+            }
+        };
+        cap.record(IFACE_IP, datagram, &note);
+    }
+}
+
+/// The one place configuration turns into the core's parameters.
+fn spec_of(cfg: &config::Router) -> RouterSpec {
+    let mut c = core::RouterConfig::new(
+        cfg.vrid,
+        core::endpoint::UNSPECIFIED_V4,
+        cfg.addresses.iter().map(|v| v.addr).collect(),
+    );
+    c.version = cfg.version;
+    c.family = cfg.family;
+    c.priority = cfg.priority;
+    c.advert_interval_cs = cfg.advert_interval_cs;
+    c.preempt = cfg.preempt;
+    c.preempt_delay = cfg.preempt_delay;
+    c.accept_mode = cfg.accept_mode;
+    c.unicast_peers = cfg.unicast_peers.clone();
+    c.announce.delay = cfg.announce.delay;
+    c.announce.repeat = u32::from(cfg.announce.repeat);
+    c.announce.interval = cfg.announce.interval;
+    c.announce.refresh = cfg.announce.refresh;
+    c.announce.refresh_repeat = u32::from(cfg.announce.refresh_repeat);
+    if let Some(pass) = &cfg.auth_pass
+        && let Some(data) = wire::vrrp::v2_simple_text(pass)
+    {
+        c.auth = wire::Auth::SimpleText(data);
+    }
+    RouterSpec {
+        router: c,
+        source: cfg.source_address,
+        checksum_send: cfg.checksum.send,
+        checksum_accept: cfg.checksum.accept.policy(),
+        virtual_mac: cfg.virtual_mac,
+    }
+}
