@@ -660,56 +660,6 @@ fn the_master_down_timer_is_never_served_early() {
     assert_eq!(r.state(), State::Active);
 }
 
-/// A shell that wakes at the earliest deadline and serves every router
-/// whose window is open (the daemon's loop): routers whose adverts fall
-/// within one window share wake-ups from then on, no advert is ever late,
-/// and no interval is shorter than 7/8 of the configured one.
-#[test]
-fn routers_whose_adverts_fall_in_one_window_share_wake_ups() {
-    let t0 = Instant::now();
-    // Eight owners at 10 ms started 0.3 ms apart (2.1 ms spread): without
-    // the window, eight wake-ups per interval.
-    let mut rs: Vec<VirtualRouter> = (0..8u64)
-        .map(|i| started(cfg4(255, 1, 1), t0 + us(300 * i)))
-        .collect();
-    let mut sent: Vec<Vec<Instant>> = vec![Vec::new(); rs.len()];
-    let mut wakes = 0;
-    let until = t0 + secs(1);
-    loop {
-        let now = rs
-            .iter()
-            .filter_map(VirtualRouter::poll_timeout)
-            .min()
-            .expect("owners always have an Adver_Timer");
-        if now > until {
-            break;
-        }
-        wakes += 1;
-        for (r, times) in rs.iter_mut().zip(sent.iter_mut()) {
-            if r.poll_timeout_early().is_some_and(|t| t <= now) {
-                let due = r.poll_timeout().expect("armed");
-                r.handle_timeout(now);
-                assert!(now <= due, "served after its deadline");
-                if drain(r).iter().any(is_advert) {
-                    times.push(now);
-                }
-            }
-        }
-    }
-    // Two groups form at the first deadline: routers 0..=4 (within 1.2 ms
-    // of router 0) wake at 10, 20, .. 1000 ms; 5..=7 at 11.5 .. 991.5 ms.
-    // Without the window: 795 wake-ups.
-    assert_eq!(wakes, 100 + 99, "wake-ups for 8 routers in 1 s");
-    for (i, times) in sent.iter().enumerate() {
-        let expected = if i <= 4 { 100 } else { 99 };
-        assert_eq!(times.len(), expected, "adverts of router {i}");
-        for w in times.windows(2) {
-            let gap = w[1] - w[0];
-            assert!(
-                gap <= ms(10),
-                "router {i}: gap {gap:?} longer than the interval"
-            );
-            assert!(gap >= us(8_750), "router {i}: gap {gap:?} shorter than 7/8");
-        }
-    }
-}
+// The sweep that serves every Active router whose window is open is the
+// endpoint's: tests/core_endpoint.rs
+// (one_wake_up_serves_every_active_router_whose_window_is_open).

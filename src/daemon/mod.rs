@@ -9,7 +9,8 @@
 //!   netlink, control, checks) and receive pacing ([`pace`], [`timer`]).
 //! - [`routers`]: the endpoint and the configured routers' [`records`]:
 //!   start, stop, reload, and the reactions to every input.
-//! - [`host`]: sockets, netlink, virtual-MAC links, send batches.
+//! - [`host`]: sockets, netlink, virtual-MAC links, send batches;
+//!   [`receive`]: a read packet parsed and handed to the endpoint.
 //! - [`checks`]: the health-check tasks and their last results.
 //! - [`snapshot`]: the status the control socket and metrics serve.
 //! - [`tap`]: packet captures; [`control`], [`metrics`], [`notify`].
@@ -21,6 +22,7 @@ mod main_loop;
 pub mod metrics;
 mod notify;
 mod pace;
+mod receive;
 mod records;
 mod routers;
 mod snapshot;

@@ -6,7 +6,6 @@
 //! adverts first (one sendmmsg per socket), then its events in order.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -15,18 +14,16 @@ use tracing::{debug, error, info, warn};
 use super::checks::Checks;
 use super::control::ControlMsg;
 use super::host::{Host, Read, SockKey};
+use super::receive;
 use super::records::Record;
 use super::snapshot::snapshot;
 use super::tap::Capture;
-use crate::capture::{self, IFACE_IP, Note};
 use crate::config::{self, Config};
 use crate::core::{
-    self, Dropped, Endpoint, Event, EventKind, HostAddress, Link, PacketDrop, RouterId, RouterSpec,
-    State, UnknownVrid,
+    self, Endpoint, Event, EventKind, HostAddress, Link, RouterId, RouterSpec, State,
 };
 use crate::health::CheckUpdate;
 use crate::net::netlink::Event as NetlinkEvent;
-use crate::net::socket::Rx;
 use crate::wire::{self, MacAddr};
 
 pub struct Routers {
@@ -298,7 +295,7 @@ impl Routers {
     /// caller carries out what they caused ([`Self::carry_out`]).
     pub fn read(&mut self, key: Option<SockKey>) -> (usize, bool) {
         let (endpoint, cap, records) = (&mut self.endpoint, &mut self.cap, &self.records);
-        let mut sink = |read: Read<'_>| on_packet(endpoint, cap, records, read);
+        let mut sink = |read: Read<'_>| receive::on_packet(endpoint, cap, records, read);
         match key {
             Some(key) => self.host.read(key, &mut sink),
             None => self.host.read_all(&mut sink),
@@ -548,107 +545,6 @@ impl Routers {
                 );
             }
         }
-    }
-}
-
-/// One packet from a socket: parsed by `wire`, handed to the endpoint,
-/// every drop counted (and noted in captures, logged at debug).
-fn on_packet(
-    endpoint: &mut Endpoint,
-    cap: &mut Capture,
-    records: &BTreeMap<RouterId, Record>,
-    read: Read<'_>,
-) {
-    let rx = match read.rx {
-        Ok(rx) => rx,
-        Err((drop, datagram)) => {
-            endpoint.count_drop(drop);
-            debug!(reason = drop.counter(), "dropped packet: {drop}");
-            if let Some(datagram) = datagram
-                && cap.active()
-            {
-                let note = format!("{}: {drop}", drop.counter());
-                cap.record(IFACE_IP, datagram, &Note::Dropped(&note));
-            }
-            return;
-        }
-    };
-    let opts = wire::ParseOptions::default();
-    // The advert's arrival, from the kernel's receive timestamp: the
-    // Master_Down_Timer runs from there (RFC 9568 6.4.2).
-    let now = read.read_at.checked_sub(rx.age()).unwrap_or(read.read_at);
-    // For captures: the whole datagram (IPv6 headers are rebuilt from what
-    // the kernel reported).
-    let rebuilt;
-    let (parsed, datagram): (_, &[u8]) = match rx {
-        Rx::V4 { datagram, .. } => (wire::parse_ipv4(datagram, &opts), datagram),
-        Rx::V6 {
-            src,
-            dst,
-            hop_limit,
-            payload,
-            ..
-        } => {
-            rebuilt = if cap.active() {
-                capture::ip_datagram(IpAddr::V6(src), IpAddr::V6(dst), hop_limit, payload)
-            } else {
-                None
-            };
-            (
-                wire::parse_ipv6(src, dst, hop_limit, payload, &opts),
-                rebuilt.as_deref().unwrap_or(&[]),
-            )
-        }
-    };
-    let received = match parsed {
-        Ok(r) => r,
-        Err(e) => {
-            endpoint.count_parse_error(&e);
-            debug!(reason = e.counter(), "dropped packet: {e}");
-            if cap.active() {
-                let note = format!("{}: {e}", e.counter());
-                cap.record(IFACE_IP, datagram, &Note::Dropped(&note));
-            }
-            return;
-        }
-    };
-    let result = endpoint.handle(now, read.ifindex, &received);
-    let name = |id: RouterId| records.get(&id).map_or("?", |r| r.cfg.name.as_str());
-    match &result {
-        Ok(id) => debug!(router = %name(*id), src = %received.src,
-            priority = received.advert.priority, interval_cs = received.advert.max_advert_interval_cs,
-            "advert received"),
-        Err(Dropped::UnknownVrid {
-            src,
-            vrid,
-            priority,
-            log,
-        }) => match log {
-            UnknownVrid::New => warn!(
-                "advert for VRID {vrid} from {src} (priority {priority}) matches no router of ours on this interface"
-            ),
-            UnknownVrid::LimitReached => warn!(
-                "adverts for VRIDs of no router of ours from {} (source, VRID) pairs: not logging further ones (spoofed sources?); they are still counted as {}",
-                core::endpoint::UNKNOWN_VRID_LOG_LIMIT,
-                PacketDrop::VridUnknown.counter()
-            ),
-            UnknownVrid::Seen => {}
-        },
-        Err(d) => {
-            let router = d.router().map_or("?", name);
-            debug!(router = %router, reason = d.counter(), "advert from {} dropped", received.src);
-        }
-    }
-    if cap.active() {
-        let note;
-        let note = match &result {
-            Ok(_) => Note::Received,
-            Err(d) => {
-                note = d.to_string();
-                Note::Dropped(&note)
-            }
-        };
-        cap.record(IFACE_IP, datagram, &note);
     }
 }
 
