@@ -16,6 +16,12 @@ MAC_A=02:00:00:00:00:01
 MAC_B=02:00:00:00:00:02
 BENCH_PIDS=()
 BENCH_DIR=""
+# Links between the nodes: eth0 .. eth$((BENCH_LINKS - 1)) on each node,
+# link k on its own bridge br$k (bench-scale.sh --links K). Link 0 carries
+# IPv4 routers; the others IPv6 ones (2001:db8:K::V), because no router may
+# share a VIP with another and the IPv4 documentation ranges hold only
+# about 500 addresses.
+BENCH_LINKS=${BENCH_LINKS:-1}
 
 die() {
   echo "$(basename "$0"): ERROR: $*" >&2
@@ -81,26 +87,56 @@ bench_lab_up() {
   trap 'exit 130' INT TERM
   ip netns add "$BENCH_HUB" || die "ip netns add $BENCH_HUB"
   ip -n "$BENCH_HUB" link set lo up
-  ip -n "$BENCH_HUB" link add br0 type bridge || die "bridge"
-  ip -n "$BENCH_HUB" link set br0 up
-  bench_node "$BENCH_NS_A" va "$MAC_A" "$IP_A"
-  bench_node "$BENCH_NS_B" vb "$MAC_B" "$IP_B"
+  local k
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    ip -n "$BENCH_HUB" link add "br$k" type bridge || die "bridge br$k"
+    ip -n "$BENCH_HUB" link set "br$k" up
+  done
+  bench_node "$BENCH_NS_A" va "$MAC_A" a
+  bench_node "$BENCH_NS_B" vb "$MAC_B" b
 }
 
-# bench_node NS HUB_PORT MAC IP
+# bench_node NS HUB_PORT MAC a|b: the node, on every link.
 bench_node() {
-  local ns=$1 port=$2 mac=$3 ip=$4
+  local ns=$1 port=$2 mac=$3 side=$4 k dev
   ip netns add "$ns" || die "ip netns add $ns"
-  # No IPv6 on the nodes: router solicitations and MLD reports would only
-  # add noise to the capture; every router here is IPv4.
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n "$ns" link add eth0 type veth peer name "$port" netns "$BENCH_HUB" || die "veth in $ns"
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
-  ip -n "$BENCH_HUB" link set "$port" master br0 up
   ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 address "$mac"
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" addr add "$ip/24" dev eth0 || die "address $ip in $ns"
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    dev=eth$k
+    ip -n "$ns" link add "$dev" type veth peer name "$port$k" netns "$BENCH_HUB" || die "veth $dev in $ns"
+    if [ "$k" -eq 0 ]; then
+      ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
+    else
+      # IPv6 with its link-local usable at once (no DAD wait).
+      ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=0" "net.ipv6.conf.$dev.accept_dad=0"
+    fi
+    ip -n "$BENCH_HUB" link set "$port$k" master "br$k" up
+    # Link k's MAC: the node's with k in the fifth octet.
+    ip -n "$ns" link set "$dev" address "${mac:0:12}$(printf '%02x' "$k"):${mac:15:2}"
+    ip -n "$ns" link set "$dev" up
+    if [ "$k" -eq 0 ]; then
+      ip -n "$ns" addr add "$(bench_link_ip "$side" 0)" dev "$dev" || die "address on $dev in $ns"
+    fi
+  done
+}
+
+# bench_link_ip a|b K: the node's own address on link K (link 0: IP_A/24
+# or IP_B/24; the others: the IPv6 link-local the kernel made, unprefixed).
+bench_link_ip() {
+  local side=$1 k=$2 ns=$BENCH_NS_A
+  [ "$side" = b ] && ns=$BENCH_NS_B
+  if [ "$k" -eq 0 ]; then
+    if [ "$side" = a ]; then echo "$IP_A/24"; else echo "$IP_B/24"; fi
+  else
+    ip -n "$ns" -o -6 addr show dev "eth$k" scope link | awk '{ split($4, a, "/"); print a[1]; exit }'
+  fi
+}
+
+# bench_link_vip K V: router V's VIP on link K, with its prefix.
+bench_link_vip() {
+  local k=$1 v=$2
+  if [ "$k" -eq 0 ]; then echo "$(bench_vip "$v")/24"; else printf '2001:db8:%x::%x/64\n' "$k" "$v"; fi
 }
 
 # The VIP of VRID v (1..255): 192.0.2.(100+v) for v <= 150, then
@@ -114,13 +150,18 @@ bench_vip() {
 # One router file per VRID; VIP overrides bench_vip for a single router.
 bench_ha_vip_conf() {
   local dir=$1 prio=$2 interval=$3 first=$4 last=$5 vip=${6:-}
-  local v addr
+  local v addr k name
   mkdir -p "$dir/routers"
   printf '[control]\nsocket = "%s/ctl.sock"\n' "$dir" >"$dir/ha-vip.toml"
-  for ((v = first; v <= last; v++)); do
-    addr=${vip:-$(bench_vip "$v")}
-    printf 'interface = "eth0"\nvrid = %d\npriority = %d\nadvert_interval = "%s"\naddresses = ["%s/24"]\n' \
-      "$v" "$prio" "$interval" "$addr" >"$dir/routers/vr$v.toml"
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    for ((v = first; v <= last; v++)); do
+      addr=${vip:+$vip/24}
+      addr=${addr:-$(bench_link_vip "$k" "$v")}
+      name=vr$v
+      [ "$k" -gt 0 ] && name=vr$k-$v
+      printf 'interface = "eth%d"\nvrid = %d\npriority = %d\nadvert_interval = "%s"\naddresses = ["%s"]\n' \
+        "$k" "$v" "$prio" "$interval" "$addr" >"$dir/routers/$name.toml"
+    done
   done
 }
 
@@ -129,13 +170,18 @@ bench_ha_vip_conf() {
 # as ha-vip's, so both announce alike.
 bench_keepalived_conf() {
   local file=$1 prio=$2 advert=$3 first=$4 last=$5 vip=${6:-}
-  local v addr
+  local v addr k name
   {
     printf 'global_defs {\n  router_id hvb\n  vrrp_version 3\n  enable_script_security\n}\n'
-    for ((v = first; v <= last; v++)); do
-      addr=${vip:-$(bench_vip "$v")}
-      printf 'vrrp_instance VI_%d {\n  state BACKUP\n  interface eth0\n  virtual_router_id %d\n  priority %d\n  advert_int %s\n  virtual_ipaddress {\n    %s/24 dev eth0\n  }\n}\n' \
-        "$v" "$v" "$prio" "$advert" "$addr"
+    for ((k = 0; k < BENCH_LINKS; k++)); do
+      for ((v = first; v <= last; v++)); do
+        addr=${vip:+$vip/24}
+        addr=${addr:-$(bench_link_vip "$k" "$v")}
+        name=VI_$v
+        [ "$k" -gt 0 ] && name=VI_${k}_$v
+        printf 'vrrp_instance %s {\n  state BACKUP\n  interface eth%d\n  virtual_router_id %d\n  priority %d\n  advert_int %s\n  virtual_ipaddress {\n    %s dev eth%d\n  }\n}\n' \
+          "$name" "$k" "$v" "$prio" "$advert" "$addr" "$k"
+      done
     done
   } >"$file"
 }
@@ -176,7 +222,12 @@ bench_stop() {
 
 # The IPv4 addresses on eth0 of NS, one per line, without prefix length.
 bench_addrs() {
-  ip -n "$1" -o -4 addr show dev eth0 | awk '{ split($4, a, "/"); print a[1] }'
+  local dev=${2:-eth0}
+  if [ "$dev" = eth0 ]; then
+    ip -n "$1" -o -4 addr show dev eth0 | awk '{ split($4, a, "/"); print a[1] }'
+  else
+    ip -n "$1" -o -6 addr show dev "$dev" scope global | awk '{ split($4, a, "/"); print a[1] }'
+  fi
 }
 
 # bench_has_vip NS VIP
@@ -198,9 +249,9 @@ bench_wait() {
 # bench_capture_start FILE: tcpdump on br0 in the hub, nanosecond stamps;
 # returns once it is listening. Sets CAPTURE_PID.
 bench_capture_start() {
-  local file=$1
-  ip netns exec "$BENCH_HUB" tcpdump -i br0 -n -s 128 -U -B 8192 --immediate-mode --time-stamp-precision=nano \
-    -w "$file" 'vrrp or arp' 2>"$file.err" &
+  local file=$1 bridge=${2:-br0}
+  ip netns exec "$BENCH_HUB" tcpdump -i "$bridge" -n -s 128 -U -B 8192 --immediate-mode --time-stamp-precision=nano \
+    -w "$file" 'ip proto 112 or ip6 proto 112 or arp' 2>"$file.err" &
   CAPTURE_PID=$!
   BENCH_PIDS+=("$CAPTURE_PID")
   bench_wait 10 grep -q "listening on" "$file.err" || die "tcpdump did not start: $(cat "$file.err")"

@@ -19,6 +19,11 @@
 #   sudo scripts/bench-scale.sh --n "255" --intervals "10ms" --window 30
 #   sudo scripts/bench-scale.sh --n 255 --intervals 10ms --impls "ha-vip/keepalived"
 #       (mixed pair: ha-vip Active on a, keepalived Backup on b)
+#   sudo scripts/bench-scale.sh --n 255 --intervals 10ms --links 4
+#       (4 links, each on its own bridge, both nodes on all of them: N
+#       routers on every link, 4 x N in each daemon, VRIDs 1..N on each;
+#       link 0 IPv4, the others IPv6: no two routers may share a VIP and the
+#       IPv4 documentation ranges are too small for 1,020)
 #   BENCH_SHORT=1 ...; HA_VIP_BIN=...; BENCH_KEEP=1 keeps logs and captures.
 #
 # A broken setup (a daemon that dies, no VIP held at all) is an error
@@ -33,6 +38,7 @@ NS=""
 INTERVALS=""
 WINDOW=""
 IMPLS="ha-vip keepalived"
+BENCH_LINKS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --short) SHORT=1 ;;
@@ -40,11 +46,16 @@ while [ $# -gt 0 ]; do
     --intervals) INTERVALS=$2; shift ;;
     --window) WINDOW=$2; shift ;;
     --impls) IMPLS=$2; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--short] [--n \"1 16 64 255\"] [--intervals \"1s 100ms 10ms\"] [--window SECONDS] [--impls \"ha-vip keepalived\"]" >&2; exit 2 ;;
+    --links) BENCH_LINKS=$2; shift ;;
+    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--short] [--n \"1 16 64 255\"] [--intervals \"1s 100ms 10ms\"] [--window SECONDS] [--impls \"ha-vip keepalived\"] [--links K]" >&2; exit 2 ;;
   esac
   shift
 done
+case "$BENCH_LINKS" in
+  [1-9] | 1[0-9] | 2[0-4]) ;;
+  *) die "--links $BENCH_LINKS: use 1 to 24" ;;
+esac
 if [ "$SHORT" = 1 ]; then
   NS=${NS:-"1 16"}
   INTERVALS=${INTERVALS:-"100ms 10ms"}
@@ -100,14 +111,24 @@ peak_rss_kb() {
   echo "$sum"
 }
 
-# holders VIPFILE: "both none" = VIPs held by both nodes, by neither.
+# held NS: "DEV VIP" for every address on the node's links.
+held() {
+  local k
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    bench_addrs "$1" "eth$k" | sed "s/^/eth$k /"
+  done
+}
+
+# holders VIPFILE ("DEV VIP" lines): "both none" = VIPs held by both nodes,
+# by neither.
 holders() {
   {
-    bench_addrs "$BENCH_NS_A" | sed 's/^/a /'
-    bench_addrs "$BENCH_NS_B" | sed 's/^/b /'
+    held "$BENCH_NS_A" | sed 's/^/a /'
+    held "$BENCH_NS_B" | sed 's/^/b /'
   } | awk -v vips="$1" '
     BEGIN { while ((getline v < vips) > 0) { want[v] = 1 } }
-    ($2 in want) { held[$2] = held[$2] $1 }
+    { k = $2 " " $3 }
+    (k in want) { held[k] = held[k] $1 }
     END {
       both = 0; none = 0
       for (v in want) { if (held[v] == "ab" || held[v] == "ba") both++; else if (held[v] == "") none++ }
@@ -115,11 +136,16 @@ holders() {
     }'
 }
 
+# VIPs of VIPFILE held by node NS.
+held_count() {
+  held "$2" | grep -cxFf "$1" || true
+}
+
 # Every VIP on a alone.
 converged() {
   local counts
   counts=$(holders "$1")
-  [ "$counts" = "0 0" ] && [ "$(bench_addrs "$BENCH_NS_B" | grep -cxFf "$1" || true)" = 0 ]
+  [ "$counts" = "0 0" ] && [ "$(held_count "$1" "$BENCH_NS_B")" = 0 ]
 }
 
 alive() {
@@ -161,7 +187,13 @@ run_one() {
   dir_b="$BENCH_DIR/$tag-$interval-$n-b"
   mkdir -p "$dir_a" "$dir_b"
   vips="$BENCH_DIR/vips-$n"
-  for ((v = 1; v <= n; v++)); do bench_vip "$v"; done >"$vips"
+  local k addr
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    for ((v = 1; v <= n; v++)); do
+      addr=$(bench_link_vip "$k" "$v")
+      echo "eth$k ${addr%/*}"
+    done
+  done >"$vips"
   # "X" runs X on both sides; "X/Y" runs X on a (Active) and Y on b.
   local impl_a=${impl%%/*} impl_b=${impl#*/}
   start_side "$impl_a" "$BENCH_NS_A" "$dir_a" 200 "$interval" "$ms" "$n"; pid_a=$STARTED_PID; pids_a=$STARTED_PIDS
@@ -174,8 +206,7 @@ run_one() {
   fi
   # shellcheck disable=SC2086
   alive $pids_a $pids_b || die "$impl at $interval, N=$n: a daemon exited; logs in $dir_a/log, $dir_b/log"
-  if [ "$(bench_addrs "$BENCH_NS_A" | grep -cxFf "$vips" || true)" = 0 ] &&
-    [ "$(bench_addrs "$BENCH_NS_B" | grep -cxFf "$vips" || true)" = 0 ]; then
+  if [ "$(held_count "$vips" "$BENCH_NS_A")" = 0 ] && [ "$(held_count "$vips" "$BENCH_NS_B")" = 0 ]; then
     die "$impl at $interval, N=$n: no VIP held by either node; logs in $dir_a/log, $dir_b/log"
   fi
   sleep 1
@@ -191,13 +222,22 @@ run_one() {
     [ "$b0" -gt "$both_max" ] && both_max=$b0
     [ "$n0" -gt "$none_max" ] && none_max=$n0
   done
-  cap="$BENCH_DIR/$tag-$interval-$n.pcap"
-  bench_capture_start "$cap"
+  # One capture per link (bridge).
+  local caps=() cap_pids=()
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    cap="$BENCH_DIR/$tag-$interval-$n-link$k.pcap"
+    bench_capture_start "$cap" "br$k"
+    caps+=("$cap")
+    cap_pids+=("$CAPTURE_PID")
+  done
   local c0 c1
   c0=$(date +%s%N)
   sleep "$CAPTURE"
   c1=$(date +%s%N)
-  bench_capture_stop "$cap"
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    CAPTURE_PID=${cap_pids[$k]}
+    bench_capture_stop "${caps[$k]}"
+  done
   read -r b0 n0 <<<"$(holders "$vips")"
   [ "$b0" -gt "$both_max" ] && both_max=$b0
   [ "$n0" -gt "$none_max" ] && none_max=$n0
@@ -211,16 +251,29 @@ run_one() {
   alive $pids_a $pids_b || die "$impl at $interval, N=$n: a daemon exited during the window; logs in $dir_a/log, $dir_b/log"
   # shellcheck disable=SC2086
   bench_stop $pid_a $pid_b
-  local json
-  json=$(/usr/bin/python3 "$HERE/bench_analyze.py" scale "$cap" --active-ip "$IP_A" --backup-ip "$IP_B" \
-    --vrids "$n" --start-ns "$c0" --end-ns "$c1") ||
-    die "analysis of $cap failed"
+  local json="" one_json
+  for ((k = 0; k < BENCH_LINKS; k++)); do
+    local ip_a ip_b
+    ip_a=$(bench_link_ip a "$k"); ip_b=$(bench_link_ip b "$k")
+    one_json=$(/usr/bin/python3 "$HERE/bench_analyze.py" scale "${caps[$k]}" --active-ip "${ip_a%/*}" \
+      --backup-ip "${ip_b%/*}" --vrids "$n" --start-ns "$c0" --end-ns "$c1") ||
+      die "analysis of ${caps[$k]} failed"
+    json="$json$one_json"$'\n'
+  done
   RESULTS+=("$(/usr/bin/python3 - "$impl" "$interval" "$n" "$json" "$ca0" "$ca1" "$cb0" "$cb1" "$t0" "$t1" \
-    "$CLK_TCK" "$rss_a" "$rss_b" "$both_max" "$none_max" "$settled" <<'EOF'
+    "$CLK_TCK" "$rss_a" "$rss_b" "$both_max" "$none_max" "$settled" "$BENCH_LINKS" <<'EOF'
 import json, sys
 (impl, interval, n, d, ca0, ca1, cb0, cb1, t0, t1, hz, rss_a, rss_b,
- both, none, settled) = sys.argv[1:]
-d = json.loads(d)
+ both, none, settled, links) = sys.argv[1:]
+# One analysis per link: adverts add up; VRIDs advertised by both sides
+# (or by neither) are named link:vrid.
+per_link = [json.loads(line) for line in d.splitlines() if line.strip()]
+d = {
+    "active_adverts_per_s": sum(x["active_adverts_per_s"] for x in per_link),
+    "backup_adverts_per_s": sum(x["backup_adverts_per_s"] for x in per_link),
+    "vrids_advertised_by_both": [f"{k}:{v}" for k, x in enumerate(per_link) for v in x["vrids_advertised_by_both"]],
+    "vrids_advertised_by_neither": [f"{k}:{v}" for k, x in enumerate(per_link) for v in x["vrids_advertised_by_neither"]],
+}
 wall = (int(t1) - int(t0)) / 1e9
 cpu_a = (int(ca1) - int(ca0)) / int(hz) / wall
 cpu_b = (int(cb1) - int(cb0)) / int(hz) / wall
@@ -228,7 +281,7 @@ bad_both = sorted(set(d["vrids_advertised_by_both"]))
 bad_none = d["vrids_advertised_by_neither"]
 one = "yes" if int(both) == 0 and int(none) == 0 and not bad_both and not bad_none else \
     f"NO(held:both={both},none={none};adv:both={len(bad_both)},none={len(bad_none)})"
-print(f'{interval:<8} {int(n):>4} {impl:<21} {cpu_a:>8.3f} {cpu_b:>8.3f} {int(rss_a)/1024:>8.1f} '
+print(f'{interval:<8} {int(n):>4} {int(links):>5} {impl:<21} {cpu_a:>8.3f} {cpu_b:>8.3f} {int(rss_a)/1024:>8.1f} '
       f'{int(rss_b)/1024:>8.1f} {d["active_adverts_per_s"]:>9.0f} {d["backup_adverts_per_s"]:>9.1f} '
       f'{settled:>7} {one}')
 EOF
@@ -244,8 +297,8 @@ for interval in $INTERVALS; do
 done
 
 echo
-echo "Scale: N virtual routers per side; window ${WINDOW}s (capture: last ${CAPTURE}s); CPU in CPU-seconds per second"
+echo "Scale: N virtual routers per link and side, on each of 'links' links; window ${WINDOW}s (capture: last ${CAPTURE}s); CPU in CPU-seconds per second"
 echo "a = Active side (priority 200), b = Backup side (priority 100); RSS = peak (VmHWM), MiB"
-printf '%-8s %4s %-21s %8s %8s %8s %8s %9s %9s %7s %s\n' \
-  interval N impl cpu_a cpu_b rss_a rss_b adv/s_a adv/s_b settled one_active_per_vrid
+printf '%-8s %4s %5s %-21s %8s %8s %8s %8s %9s %9s %7s %s\n' \
+  interval N links impl cpu_a cpu_b rss_a rss_b adv/s_a adv/s_b settled one_active_per_vrid
 for line in "${RESULTS[@]}"; do echo "$line"; done

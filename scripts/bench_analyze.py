@@ -22,6 +22,7 @@ Subcommands:
 """
 
 import argparse
+import ipaddress
 import json
 import math
 import struct
@@ -82,6 +83,13 @@ def classify(frame):
             return None
         src = ".".join(str(b) for b in frame[off + 12:off + 16])
         vrrp = off + ihl
+        return ("vrrp", src, frame[vrrp + 1], frame[vrrp + 2])
+    if etype == 0x86DD:
+        # IPv6 with VRRP as the first Next Header (no extension headers).
+        if len(frame) < off + 48 or frame[off + 6] != PROTO_VRRP:
+            return None
+        src = str(ipaddress.IPv6Address(bytes(frame[off + 8:off + 24])))
+        vrrp = off + 40
         return ("vrrp", src, frame[vrrp + 1], frame[vrrp + 2])
     if etype == ETHERTYPE_ARP:
         if len(frame) < off + 28:

@@ -1,11 +1,14 @@
 //! ha-vip: a VRRP (RFC 9568 v3, RFC 3768 v2) router daemon for Linux.
 //!
-//! The crate is split the way `../shared/DESIGN.md` describes:
+//! A pure protocol core inside a thin Linux shell (docs/architecture.md):
 //!
 //! - [`wire`]: bytes in, bytes out. No I/O, no clock, no allocation on the
 //!   hot path.
-//! - [`core`]: the RFC 9568 state machine, one [`core::VirtualRouter`] per
-//!   (interface, VRID, family). Deterministic: time is an argument.
+//! - [`core`]: every protocol decision. [`core::Endpoint`] owns each
+//!   [`core::VirtualRouter`] (RFC 9568 state machine, one per interface,
+//!   family and VRID) and decides demux, sources, destinations and timers.
+//!   Deterministic: time is an argument.
+//! - [`health`]: the health checks whose results become tracked objects.
 //! - [`config`]: the configuration directory, validated into typed values.
 //! - [`decode`]: reading pcap/pcapng files for `ha-vip decode`.
 //! - [`import`]: `ha-vip import-keepalived`, keepalived.conf to router files.

@@ -310,12 +310,7 @@ pub struct Endpoint {
     next_id: u32,
     /// (interface, family, VRID) of every running router.
     demux: HashMap<(u32, Family, u8), RouterId>,
-    /// Outputs in two queues, each entry with its place in the order the
-    /// routers produced them: the shell drains the transmits first, the
-    /// simulator merges both back into that order ([`Self::poll_output`]).
-    transmits: VecDeque<(u64, PendingAdvert)>,
-    events: VecDeque<(u64, Event)>,
-    seq: u64,
+    out: Queues,
     /// Adverts dropped before reaching a router's state machine, by counter.
     drops: BTreeMap<&'static str, u64>,
     unknown_vrids: UnknownVrids,
@@ -484,7 +479,7 @@ impl Endpoint {
             self.demux.remove(&key);
         }
         // Adverts not yet emitted cannot be: their router is gone.
-        self.transmits.retain(|(_, t)| t.router != id);
+        self.out.transmits.retain(|(_, t)| t.router != id);
     }
 
     /// The router's interface changed: carrier (`up`) and its MAC address.
@@ -670,15 +665,7 @@ impl Endpoint {
                     late_us = now.saturating_duration_since(deadline).as_micros() as u64, "timer");
             }
             run.vr.handle_timeout(now);
-            drain(
-                id,
-                entry,
-                &mut Queues {
-                    transmits: &mut self.transmits,
-                    events: &mut self.events,
-                    seq: &mut self.seq,
-                },
-            );
+            drain(id, entry, &mut self.out);
         }
     }
 
@@ -688,15 +675,7 @@ impl Endpoint {
     /// deadlines. Every input to a router ends here.
     fn drain(&mut self, id: RouterId) {
         if let Some(entry) = self.routers.get_mut(&id) {
-            drain(
-                id,
-                entry,
-                &mut Queues {
-                    transmits: &mut self.transmits,
-                    events: &mut self.events,
-                    seq: &mut self.seq,
-                },
-            );
+            drain(id, entry, &mut self.out);
         }
     }
 
@@ -709,14 +688,14 @@ impl Endpoint {
         buf: &mut [u8],
     ) -> Option<Result<Transmit, (RouterId, EmitError)>> {
         loop {
-            let (_, pending) = *self.transmits.front()?;
+            let (_, pending) = *self.out.transmits.front()?;
             let id = pending.router;
             let Some(entry) = self.routers.get(&id) else {
-                self.transmits.pop_front();
+                self.out.transmits.pop_front();
                 continue;
             };
             let Some(run) = entry.run.as_ref() else {
-                self.transmits.pop_front();
+                self.out.transmits.pop_front();
                 continue;
             };
             let cfg = run.vr.config();
@@ -729,7 +708,7 @@ impl Endpoint {
                 match cfg.unicast_peers.get(pending.next) {
                     Some(p) => *p,
                     None => {
-                        self.transmits.pop_front();
+                        self.out.transmits.pop_front();
                         continue;
                     }
                 }
@@ -737,8 +716,8 @@ impl Endpoint {
             let (priority, interval) = (pending.priority, pending.max_advert_interval_cs);
             let next = pending.next + 1;
             if cfg.unicast_peers.len() <= next {
-                self.transmits.pop_front();
-            } else if let Some((_, p)) = self.transmits.front_mut() {
+                self.out.transmits.pop_front();
+            } else if let Some((_, p)) = self.out.transmits.front_mut() {
                 p.next = next;
             }
             let repr = run.vr.advert(priority, interval);
@@ -767,14 +746,14 @@ impl Endpoint {
     /// The next event for the shell, in order. Drain [`Self::poll_transmit`]
     /// first.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front().map(|(_, e)| e)
+        self.out.events.pop_front().map(|(_, e)| e)
     }
 
     /// Transmits and events merged, in the order the routers produced
     /// them (the simulator's trace); `buf` as for [`Self::poll_transmit`].
     pub fn poll_output(&mut self, buf: &mut [u8]) -> Option<Output> {
-        let t = self.transmits.front().map(|(seq, _)| *seq);
-        let e = self.events.front().map(|(seq, _)| *seq);
+        let t = self.out.transmits.front().map(|(seq, _)| *seq);
+        let e = self.out.events.front().map(|(seq, _)| *seq);
         match (t, e) {
             (Some(t), Some(e)) if e < t => self.poll_event().map(Output::Event),
             (Some(_), _) => self.poll_transmit(buf).map(Output::Transmit),
@@ -786,13 +765,18 @@ impl Endpoint {
 
 /// Move a router's actions to the endpoint's queues (adverts to
 /// `transmits`, the rest to `events`) and cache its deadlines.
-struct Queues<'a> {
-    transmits: &'a mut VecDeque<(u64, PendingAdvert)>,
-    events: &'a mut VecDeque<(u64, Event)>,
-    seq: &'a mut u64,
+/// The endpoint's outputs in two queues, each entry with its place in the
+/// order the routers produced them: the shell drains the transmits first,
+/// the simulator merges both back into that order
+/// ([`Endpoint::poll_output`]).
+#[derive(Debug, Default)]
+struct Queues {
+    transmits: VecDeque<(u64, PendingAdvert)>,
+    events: VecDeque<(u64, Event)>,
+    seq: u64,
 }
 
-fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues<'_>) {
+fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues) {
     let virtual_mac = entry.spec.virtual_mac;
     let Some(run) = entry.run.as_mut() else {
         return;
@@ -803,9 +787,9 @@ fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues<'_>) {
                 priority,
                 max_advert_interval_cs,
             } => {
-                *q.seq += 1;
+                q.seq += 1;
                 q.transmits.push_back((
-                    *q.seq,
+                    q.seq,
                     PendingAdvert {
                         router: id,
                         priority,
@@ -848,8 +832,8 @@ fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues<'_>) {
                 EventKind::StateChanged { from, to, reason }
             }
         };
-        *q.seq += 1;
-        q.events.push_back((*q.seq, Event { router: id, kind }));
+        q.seq += 1;
+        q.events.push_back((q.seq, Event { router: id, kind }));
     }
     run.deadline = run.vr.poll_timeout();
     run.early = run.vr.poll_timeout_early();

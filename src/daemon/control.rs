@@ -1,7 +1,7 @@
 //! The control socket: a Unix stream socket, owner-only (0600).
 //!
 //! Each connection carries one JSON request line (see `status::Request`).
-//! Requests are handed to the engine over a channel; the engine answers
+//! Requests are handed to the protocol loop over a channel; the loop answers
 //! from its own state, so the protocol loop never waits on a client.
 
 use std::io;
@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 
 use crate::status::{Request, Status};
 
-/// A request for the engine.
+/// A request for the protocol loop.
 pub enum ControlMsg {
     Status(oneshot::Sender<Status>),
     /// Start a capture; packets are sent as pcapng bytes until `until`.
@@ -41,7 +41,7 @@ impl Drop for ControlSocket {
 ///
 /// A socket file left by a crashed run is replaced; one that answers
 /// belongs to a running daemon, and starting a second is refused.
-pub fn serve(path: &Path, engine: mpsc::Sender<ControlMsg>) -> io::Result<ControlSocket> {
+pub fn serve(path: &Path, lp: mpsc::Sender<ControlMsg>) -> io::Result<ControlSocket> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
@@ -68,9 +68,9 @@ pub fn serve(path: &Path, engine: mpsc::Sender<ControlMsg>) -> io::Result<Contro
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    let engine = engine.clone();
+                    let lp = lp.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = handle(stream, engine).await {
+                        if let Err(e) = handle(stream, lp).await {
                             debug!("control connection: {e}");
                         }
                     });
@@ -92,7 +92,7 @@ const MAX_REQUEST: usize = 4096;
 /// Longest on-demand capture.
 const MAX_CAPTURE: Duration = Duration::from_secs(3600);
 
-async fn handle(stream: UnixStream, engine: mpsc::Sender<ControlMsg>) -> io::Result<()> {
+async fn handle(stream: UnixStream, lp: mpsc::Sender<ControlMsg>) -> io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd.take(MAX_REQUEST as u64));
     let mut line = String::new();
@@ -110,11 +110,12 @@ async fn handle(stream: UnixStream, engine: mpsc::Sender<ControlMsg>) -> io::Res
     match req {
         Request::Status => {
             let (tx, rx) = oneshot::channel();
-            engine
-                .send(ControlMsg::Status(tx))
+            lp.send(ControlMsg::Status(tx))
                 .await
-                .map_err(|_| io::Error::other("engine stopped"))?;
-            let st = rx.await.map_err(|_| io::Error::other("engine stopped"))?;
+                .map_err(|_| io::Error::other("the daemon loop stopped"))?;
+            let st = rx
+                .await
+                .map_err(|_| io::Error::other("the daemon loop stopped"))?;
             let mut j = serde_json::to_string(&st).map_err(io::Error::other)?;
             j.push('\n');
             wr.write_all(j.as_bytes()).await?;
@@ -122,11 +123,10 @@ async fn handle(stream: UnixStream, engine: mpsc::Sender<ControlMsg>) -> io::Res
         Request::Capture { duration_ms } => {
             let duration = Duration::from_millis(duration_ms).min(MAX_CAPTURE);
             let (tx, mut rx) = mpsc::channel(1024);
-            engine
-                .send(ControlMsg::Capture { duration, out: tx })
+            lp.send(ControlMsg::Capture { duration, out: tx })
                 .await
-                .map_err(|_| io::Error::other("engine stopped"))?;
-            // The engine drops its sender when the capture ends.
+                .map_err(|_| io::Error::other("the daemon loop stopped"))?;
+            // The loop drops its sender when the capture ends.
             while let Some(chunk) = rx.recv().await {
                 wr.write_all(&chunk).await?;
             }

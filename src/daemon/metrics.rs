@@ -1,7 +1,7 @@
 //! Prometheus metrics and a health endpoint, over HTTP/1.1.
 //!
 //! `GET /metrics`: Prometheus text, encoded by prometheus-client from a
-//! status snapshot the engine takes at scrape time (so the numbers are the
+//! status snapshot the daemon loop takes at scrape time (so the numbers are the
 //! ones `ha-vip status` shows). `GET /healthz`: 200 when every router has
 //! left Initialize and none is waiting for its interface, 503 otherwise,
 //! with the reason in the body.
