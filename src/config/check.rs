@@ -227,11 +227,11 @@ pub fn router_line(r: &Router) -> String {
         ", no accept_mode"
     });
     if r.virtual_mac {
-        let kind = match r.family {
-            Family::Ipv4 => 1,
-            Family::Ipv6 => 2,
-        };
-        let _ = write!(s, ", virtual MAC 00:00:5e:00:{kind:02x}:{:02x}", r.vrid);
+        let _ = write!(
+            s,
+            ", virtual MAC {}",
+            crate::wire::MacAddr::vrrp_virtual(r.family, r.vrid)
+        );
     }
     if r.version == Version::V3
         && r.family == Family::Ipv4

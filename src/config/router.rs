@@ -56,8 +56,8 @@ pub struct Router {
     /// The source address of adverts; `None`: the interface's primary
     /// address (IPv4) or link-local address (IPv6), chosen by the daemon.
     pub source_address: Option<IpAddr>,
-    /// Use the virtual router MAC 00-00-5E-00-01-{VRID} (IPv4) or
-    /// 00-00-5E-00-02-{VRID} (IPv6) through a macvlan interface.
+    /// Use the virtual router MAC (`wire::MacAddr::vrrp_virtual`, RFC 9568
+    /// 7.3) through a macvlan interface.
     pub virtual_mac: bool,
     pub announce: Announce,
     pub checksum: Checksum,
