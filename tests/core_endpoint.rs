@@ -240,14 +240,25 @@ fn the_checksum_form_verdict_is_the_receiving_router_s() {
     }
 }
 
+/// The host's own addresses.
 fn addrs(list: &[IpAddr]) -> Vec<HostAddress> {
-    list.iter().map(|&addr| HostAddress { addr }).collect()
+    list.iter().map(|&addr| HostAddress::host(addr)).collect()
+}
+
+/// VIPs ha-vip added (held now, or left by a crashed run).
+fn vips(list: &[IpAddr]) -> Vec<HostAddress> {
+    list.iter()
+        .map(|&addr| HostAddress {
+            ours: true,
+            ..HostAddress::host(addr)
+        })
+        .collect()
 }
 
 /// RFC 9568 5.1.2.1: the configured source wins; otherwise an IPv4 router
-/// sends from the interface's first IPv4 address that is not a VIP of any
-/// of our routers, and an IPv6 router from its link-local address (a global
-/// address is never chosen).
+/// sends from the interface's first IPv4 address that is not a VIP ha-vip
+/// added (of any of our routers), and an IPv6 router from its link-local
+/// address once DAD is done (a global address is never chosen).
 #[test]
 fn the_source_is_chosen_as_rfc_9568_5_1_2_1_says() {
     let mut ep = Endpoint::new();
@@ -256,13 +267,25 @@ fn the_source_is_chosen_as_rfc_9568_5_1_2_1_says() {
     let other = ep.insert(RouterSpec::new(RouterConfig::new(2, v4(1), vec![v4(101)])));
     let r6 = ep.insert(RouterSpec::new(cfg6(100, 1, 100)));
     let lla: IpAddr = "fe80::7".parse().unwrap();
-    let on_link = addrs(&[v4(100), v4(101), v6(1), lla, v4(5), v4(6)]);
+    let mut on_link = vips(&[v4(100), v4(101)]);
+    on_link.extend(addrs(&[v6(1), lla, v4(5), v4(6)]));
     assert_eq!(ep.select_source(r4, &on_link), Ok(v4(5)));
     assert_eq!(ep.select_source(other, &on_link), Ok(v4(5)));
     assert_eq!(ep.select_source(r6, &on_link), Ok(lla));
+    let mut only_vips = vips(&[v4(100)]);
+    only_vips.extend(addrs(&[v6(1), lla]));
+    assert_eq!(ep.select_source(r4, &only_vips), Err(NoSource::NoIpv4));
+    // The address owner: its VIP is the host's own address, which ha-vip
+    // did not add; it is the source (RFC 9568 6.1).
+    assert_eq!(ep.select_source(r4, &addrs(&[v4(100)])), Ok(v4(100)));
+    // A tentative link-local cannot send yet: wait, and say why.
+    let tentative = [HostAddress {
+        tentative: true,
+        ..HostAddress::host(lla)
+    }];
     assert_eq!(
-        ep.select_source(r4, &addrs(&[v4(100), v6(1), lla])),
-        Err(NoSource::NoIpv4)
+        ep.select_source(r6, &tentative),
+        Err(NoSource::Ipv6LinkLocalTentative)
     );
     assert_eq!(
         ep.select_source(r6, &addrs(&[v4(5), v6(1)])),

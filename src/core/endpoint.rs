@@ -243,6 +243,22 @@ impl UnknownVrids {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostAddress {
     pub addr: IpAddr,
+    /// Added by ha-vip (a VIP of ours, held or left by a crashed run).
+    pub ours: bool,
+    /// IPv6 duplicate address detection is still running (or failed): the
+    /// kernel refuses it as a source.
+    pub tentative: bool,
+}
+
+impl HostAddress {
+    /// An address the host has of its own: not ours, not tentative.
+    pub fn host(addr: IpAddr) -> HostAddress {
+        HostAddress {
+            addr,
+            ours: false,
+            tentative: false,
+        }
+    }
 }
 
 /// Why no source address could be chosen.
@@ -252,6 +268,9 @@ pub enum NoSource {
     NoIpv4,
     /// The interface has no IPv6 link-local address.
     NoIpv6LinkLocal,
+    /// Its IPv6 link-local address is still tentative (DAD): sends from it
+    /// fail until DAD ends.
+    Ipv6LinkLocalTentative,
     UnknownRouter,
 }
 
@@ -260,6 +279,9 @@ impl fmt::Display for NoSource {
         f.write_str(match self {
             NoSource::NoIpv4 => "IPv4",
             NoSource::NoIpv6LinkLocal => "IPv6 link-local",
+            NoSource::Ipv6LinkLocalTentative => {
+                "usable IPv6 link-local (it is still tentative: duplicate address detection runs)"
+            }
             NoSource::UnknownRouter => "(unknown router)",
         })
     }
@@ -378,8 +400,10 @@ impl Endpoint {
 
     /// The source address for a router, RFC 9568 5.1.2.1: the configured
     /// `source_address`, else the interface's first IPv4 address that is
-    /// not a VIP of any of our routers, or its IPv6 link-local address
-    /// (IPv6 adverts come from the link-local).
+    /// not a VIP added by ha-vip, or its IPv6 link-local address (IPv6
+    /// adverts come from the link-local) once it is no longer tentative.
+    /// A VIP the host has of its own (not added by ha-vip: the address
+    /// owner's, RFC 9568 6.1) is a source like any of the host's addresses.
     pub fn select_source(&self, id: RouterId, addrs: &[HostAddress]) -> Result<IpAddr, NoSource> {
         let entry = self.routers.get(&id).ok_or(NoSource::UnknownRouter)?;
         if let Some(s) = entry.spec.source {
@@ -391,18 +415,24 @@ impl Endpoint {
                 .values()
                 .any(|e| e.spec.router.addresses.contains(a))
         };
-        addrs
-            .iter()
-            .map(|a| a.addr)
-            .find(|a| match (family, a) {
-                (Family::Ipv4, IpAddr::V4(_)) => !is_vip(a),
-                (Family::Ipv6, IpAddr::V6(v6)) => v6.is_unicast_link_local(),
-                _ => false,
-            })
-            .ok_or(match family {
-                Family::Ipv4 => NoSource::NoIpv4,
-                Family::Ipv6 => NoSource::NoIpv6LinkLocal,
-            })
+        let mut tentative = false;
+        for a in addrs {
+            match (family, a.addr) {
+                (Family::Ipv4, IpAddr::V4(_)) if !(a.ours && is_vip(&a.addr)) => return Ok(a.addr),
+                (Family::Ipv6, IpAddr::V6(v6)) if v6.is_unicast_link_local() => {
+                    if !a.tentative {
+                        return Ok(a.addr);
+                    }
+                    tentative = true;
+                }
+                _ => {}
+            }
+        }
+        Err(match family {
+            Family::Ipv4 => NoSource::NoIpv4,
+            Family::Ipv6 if tentative => NoSource::Ipv6LinkLocalTentative,
+            Family::Ipv6 => NoSource::NoIpv6LinkLocal,
+        })
     }
 
     /// Start a router on `link`, sending from `source`: a new state machine

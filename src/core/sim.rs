@@ -278,7 +278,7 @@ impl Sim {
             let n = self.node(i);
             (n.host, n.id, n.spec.router.primary_address)
         };
-        let addrs = [HostAddress { addr: primary }];
+        let addrs = [HostAddress::host(primary)];
         let ep = &mut self.host_mut(host).endpoint;
         let source = ep.select_source(id, &addrs).unwrap_or(primary);
         let link = EpLink {

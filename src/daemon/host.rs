@@ -16,7 +16,7 @@ use crate::capture::{self, IFACE_ETHERNET, IFACE_IP, Note};
 use crate::config::VirtualAddress;
 use crate::core::{Endpoint, PacketDrop, RouterId, Transmit};
 use crate::net::mmsg::{self, RecvBatch, SendBatch};
-use crate::net::netlink::Netlink;
+use crate::net::netlink::{Added, LinkAddress, Netlink};
 use crate::net::packet::FrameSender;
 use crate::net::socket::{Rx, VrrpSocket, realtime_now};
 use crate::wire::{self, Family, MacAddr};
@@ -76,6 +76,9 @@ pub struct Host {
     tx_via: Option<TxVia>,
     tx_routers: Vec<RouterId>,
     frame_buf: Vec<u8>,
+    /// (link, address) of every VIP this process added: the only addresses
+    /// it ever removes.
+    added: HashSet<(u32, IpAddr)>,
 }
 
 impl Host {
@@ -90,6 +93,7 @@ impl Host {
             tx_via: None,
             tx_routers: Vec::with_capacity(mmsg::BATCH),
             frame_buf: vec![0; 1514],
+            added: HashSet::new(),
         })
     }
 
@@ -393,7 +397,10 @@ impl Host {
     }
 
     /// Add or remove a router's addresses on `link` (its macvlan is brought
-    /// up before an add and down after a remove).
+    /// up before an add and down after a remove). Only what this process
+    /// added is ever removed: an address that was on the interface already
+    /// and not tagged by ha-vip (the host's own address as the owner's VIP,
+    /// an operator's) is left where it is.
     pub async fn set_addresses(
         &mut self,
         id: RouterId,
@@ -410,28 +417,100 @@ impl Host {
             error!(router, "{}: {e}", vm.name);
         }
         for v in vips {
-            let res = if add {
-                self.nl.add_address(link, v.addr, v.prefix_len).await
+            if add {
+                self.add_address(router, link, v).await;
+            } else if self.added.remove(&(link, v.addr)) {
+                match self.nl.del_address(link, v.addr, v.prefix_len).await {
+                    Ok(()) => debug!(router, "removed {}/{}", v.addr, v.prefix_len),
+                    Err(e) => error!(router, "{e}"),
+                }
             } else {
-                self.nl.del_address(link, v.addr, v.prefix_len).await
-            };
-            match res {
-                Ok(()) => debug!(
+                debug!(
                     router,
-                    "{} {}/{}",
-                    if add { "added" } else { "removed" },
-                    v.addr,
-                    v.prefix_len
-                ),
-                Err(e) => error!(router, "{e}"),
+                    "{}/{} not added by this run: left alone", v.addr, v.prefix_len
+                );
             }
         }
+        let vmac = self.vmacs.get(&id).filter(|vm| vm.index == link);
         if !add
             && let Some(vm) = vmac
             && let Err(e) = self.nl.set_link_down(vm.index).await
         {
             error!(router, "{}: {e}", vm.name);
         }
+    }
+
+    /// Add one VIP and remember it as ours, unless it was there already and
+    /// is not tagged by ha-vip.
+    pub async fn add_address(&mut self, router: &str, link: u32, v: &VirtualAddress) {
+        match self.nl.add_address(link, v.addr, v.prefix_len).await {
+            Ok(Added::Added) => {
+                self.added.insert((link, v.addr));
+                debug!(router, "added {}/{}", v.addr, v.prefix_len);
+            }
+            Ok(Added::Present) => {
+                let ours = self
+                    .nl
+                    .addresses(link)
+                    .await
+                    .map(|list| list.iter().any(|a| a.addr == v.addr && a.ours))
+                    .unwrap_or(false);
+                if ours || self.added.contains(&(link, v.addr)) {
+                    self.added.insert((link, v.addr));
+                } else {
+                    warn!(
+                        router,
+                        "{}/{} is already on the interface and was not added by ha-vip: it is used as it is, and left there when this router gives it up",
+                        v.addr,
+                        v.prefix_len
+                    );
+                }
+            }
+            Err(e) => error!(router, "{e}"),
+        }
+    }
+
+    /// Remove what a crashed run of ha-vip left on `link`: the router's VIPs
+    /// tagged as ours. An equal address without the tag was put there by
+    /// someone else and is never touched.
+    pub async fn remove_leftovers(
+        &mut self,
+        router: &str,
+        ifname: &str,
+        link: u32,
+        vips: &[VirtualAddress],
+    ) -> Vec<LinkAddress> {
+        let addrs = match self.nl.addresses(link).await {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(router, "addresses of {ifname}: {e}");
+                return Vec::new();
+            }
+        };
+        let mut kept = Vec::with_capacity(addrs.len());
+        for a in addrs {
+            let is_vip = vips.iter().any(|v| v.addr == a.addr);
+            if is_vip && a.ours && !self.added.contains(&(link, a.addr)) {
+                warn!(
+                    router,
+                    "removing {}/{} left on {ifname} by an earlier run", a.addr, a.prefix_len
+                );
+                if let Err(e) = self.nl.del_address(link, a.addr, a.prefix_len).await {
+                    error!(router, "{e}");
+                }
+                continue;
+            }
+            if is_vip && !a.ours {
+                info!(
+                    router,
+                    "{}/{} on {ifname} is one of this router's addresses but was not added by ha-vip: left alone",
+                    a.addr,
+                    a.prefix_len
+                );
+            }
+            kept.push(a);
+        }
+        kept
     }
 
     /// One gratuitous ARP / unsolicited NA per address (RFC 9568 6.4.1),

@@ -112,29 +112,20 @@ impl Routers {
                 cfg.interface
             ));
         };
-        let addrs = self
-            .host
-            .nl
-            .addresses(link.index)
-            .await
-            .map_err(|e| e.to_string())?;
         // A crashed run may have left our VIPs behind: remove them before the
         // router starts, so the LAN never sees two holders.
-        for a in &addrs {
-            if cfg.addresses.iter().any(|v| v.addr == a.addr) {
-                warn!(router = %cfg.name, "removing {}/{} left on {} by an earlier run", a.addr, a.prefix_len, cfg.interface);
-                if let Err(e) = self
-                    .host
-                    .nl
-                    .del_address(link.index, a.addr, a.prefix_len)
-                    .await
-                {
-                    error!(router = %cfg.name, "{e}");
-                }
-            }
-        }
-        let host_addrs: Vec<HostAddress> =
-            addrs.iter().map(|a| HostAddress { addr: a.addr }).collect();
+        let addrs = self
+            .host
+            .remove_leftovers(&cfg.name, &cfg.interface, link.index, &cfg.addresses)
+            .await;
+        let host_addrs: Vec<HostAddress> = addrs
+            .iter()
+            .map(|a| HostAddress {
+                addr: a.addr,
+                ours: a.ours,
+                tentative: a.tentative,
+            })
+            .collect();
         let source = self.endpoint.select_source(id, &host_addrs).map_err(|missing| {
             format!(
                 "interface {} has no {missing} address to send adverts from (set source_address)",
@@ -369,6 +360,15 @@ impl Routers {
                 self.close_unused_sockets();
             }
             NetlinkEvent::AddressRemoved(a) => {
+                // A router whose source went (DHCP renumbering, an
+                // operator's `ip addr del`, an IPv6 link-local gone with
+                // the link) cannot send: it restarts, choosing a new source
+                // or waiting for one, visibly.
+                for id in self.routers_sending_from(a.index, a.addr) {
+                    warn!(router = %self.name(id), "source address {} was removed from the interface; choosing another", a.addr);
+                    self.stop(id, false).await;
+                    self.start(id).await;
+                }
                 for (&id, rec) in &self.records {
                     let Some(link) = self.endpoint.link(id) else {
                         continue;
@@ -377,24 +377,30 @@ impl Routers {
                         .endpoint
                         .router(id)
                         .is_some_and(|vr| vr.state() == State::Active);
-                    if link.ifindex != a.index || !active {
+                    // With a virtual MAC the VIPs live on the macvlan.
+                    let on = self
+                        .host
+                        .address_link(id, link.ifindex, rec.cfg.virtual_mac);
+                    if on != a.index || !active {
                         continue;
                     }
                     if let Some(v) = rec.cfg.addresses.iter().find(|v| v.addr == a.addr) {
                         warn!(router = %rec.cfg.name,
                             "{}/{} was removed from {} while Active: putting it back", v.addr, v.prefix_len, rec.cfg.interface);
-                        if let Err(e) = self
-                            .host
-                            .nl
-                            .add_address(link.ifindex, v.addr, v.prefix_len)
-                            .await
-                        {
-                            error!(router = %rec.cfg.name, "{e}");
-                        }
+                        self.host.add_address(&rec.cfg.name, on, v).await;
                     }
                 }
             }
             NetlinkEvent::AddressAdded(a) => {
+                // A source that turned tentative (DAD runs again after the
+                // link came back) cannot send until DAD ends: wait for it.
+                if a.tentative {
+                    for id in self.routers_sending_from(a.index, a.addr) {
+                        warn!(router = %self.name(id), "source address {} is tentative again (duplicate address detection); waiting for it", a.addr);
+                        self.stop(id, false).await;
+                        self.start(id).await;
+                    }
+                }
                 // A router waiting for a source address may start now.
                 let waiting: Vec<RouterId> = self
                     .endpoint
@@ -409,6 +415,17 @@ impl Routers {
                 }
             }
         }
+    }
+
+    /// Running routers on interface `ifindex` that send from `addr`.
+    fn routers_sending_from(&self, ifindex: u32, addr: std::net::IpAddr) -> Vec<RouterId> {
+        self.endpoint
+            .ids()
+            .filter(|&id| {
+                self.endpoint.link(id).is_some_and(|l| l.ifindex == ifindex)
+                    && self.endpoint.source(id) == Some(addr)
+            })
+            .collect()
     }
 
     /// A check's debounced state changed: every router tracking it gets the

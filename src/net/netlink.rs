@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use futures::TryStreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
+};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
 use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, MulticastGroup};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -21,12 +23,32 @@ pub struct Link {
     pub up: bool,
 }
 
+/// IFA_PROTO of every address ha-vip adds (`ip -d addr` shows `proto 72`):
+/// the kernel keeps it with the address, so a later run can tell the VIPs a
+/// crashed run left behind from addresses someone else configured (Linux
+/// 6.3 and later keep it; older kernels ignore it, see docs/operations.md).
+pub const ADDRESS_PROTO: u8 = 72;
+
 /// An address on a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkAddress {
     pub index: u32,
     pub addr: IpAddr,
     pub prefix_len: u8,
+    /// Tagged with [`ADDRESS_PROTO`]: added by ha-vip.
+    pub ours: bool,
+    /// IPv6 duplicate address detection has not finished (IFA_F_TENTATIVE)
+    /// or failed (IFA_F_DADFAILED): the address cannot be a source yet.
+    pub tentative: bool,
+}
+
+/// What [`Netlink::add_address`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// Added now, tagged as ours.
+    Added,
+    /// It was there already (ours or not: see [`LinkAddress::ours`]).
+    Present,
 }
 
 /// A link or address change seen on the netlink multicast groups.
@@ -105,19 +127,25 @@ impl Netlink {
         Ok(out)
     }
 
-    /// Add an address; present already is success. IPv6 addresses are added
-    /// with IFA_F_NODAD: a VIP must answer at once, and the Backups do not
-    /// hold it, so duplicate address detection could only delay it.
-    pub async fn add_address(&self, index: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
+    /// Add an address, tagged as ours ([`ADDRESS_PROTO`]); present already
+    /// is success. IPv6 addresses are added with IFA_F_NODAD: a VIP must
+    /// answer at once, and the Backups do not hold it, so duplicate address
+    /// detection could only delay it.
+    pub async fn add_address(&self, index: u32, addr: IpAddr, prefix_len: u8) -> io::Result<Added> {
         let mut req = self.handle.address().add(index, addr, prefix_len);
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::Other(
+                ADDRESS_PROTO,
+            )));
         if addr.is_ipv6() {
             req.message_mut()
                 .attributes
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
         match req.execute().await {
-            Ok(()) => Ok(()),
-            Err(e) if errno_of(&e) == Some(libc::EEXIST) => Ok(()),
+            Ok(()) => Ok(Added::Added),
+            Err(e) if errno_of(&e) == Some(libc::EEXIST) => Ok(Added::Present),
             Err(e) => Err(nl_err(&format!("add {addr}/{prefix_len}"), e)),
         }
     }
@@ -273,16 +301,27 @@ fn address_from(msg: &AddressMessage) -> Option<LinkAddress> {
     // peer on point-to-point links); for IPv6 only IFA_ADDRESS is sent.
     let mut address = None;
     let mut local = None;
+    let mut ours = false;
+    let unusable = AddressFlags::Tentative | AddressFlags::Dadfailed;
+    let mut tentative = false;
     for attr in &msg.attributes {
         match attr {
             AddressAttribute::Address(a) => address = Some(*a),
             AddressAttribute::Local(a) => local = Some(*a),
+            AddressAttribute::Protocol(p) => ours = u8::from(*p) == ADDRESS_PROTO,
+            AddressAttribute::Flags(f) => tentative |= f.intersects(unusable),
             _ => {}
         }
     }
+    tentative |= msg
+        .header
+        .flags
+        .intersects(AddressHeaderFlags::Tentative | AddressHeaderFlags::Dadfailed);
     Some(LinkAddress {
         index: msg.header.index,
         addr: local.or(address)?,
         prefix_len: msg.header.prefix_len,
+        ours,
+        tentative,
     })
 }
