@@ -1,13 +1,13 @@
 //! The `ha-vip` command line. Each subcommand's arguments live with the
 //! module that implements it; this file only dispatches.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "ha-vip",
-    version,
+    version = ha_vip::build_info::LONG_VERSION,
     about = "VRRP (RFC 9568 / RFC 3768) virtual IP daemon"
 )]
 struct Cli {
@@ -31,6 +31,10 @@ enum Command {
     ImportKeepalived(ha_vip::import::ImportArgs),
     /// Print a static pod, DaemonSet, RBAC or systemd unit for a configuration.
     Manifest(ha_vip::manifest::ManifestArgs),
+    /// Write the shell completions, man pages and systemd unit of the
+    /// Debian package into a directory (scripts/build-deb.sh runs it).
+    #[command(hide = true)]
+    PackageFiles(ha_vip::package::PackageFilesArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +47,6 @@ fn main() -> ExitCode {
         Command::Capture(args) => ha_vip::status::capture_main(args),
         Command::ImportKeepalived(args) => ha_vip::import::import_main(args),
         Command::Manifest(args) => ha_vip::manifest::manifest_main(args),
+        Command::PackageFiles(args) => ha_vip::package::package_files_main(args, Cli::command()),
     }
 }

@@ -328,6 +328,60 @@ fn systemd(
     Ok(out)
 }
 
+// ---- the Debian package's unit -------------------------------------------
+
+/// Where the Debian package installs the binary.
+pub const PACKAGE_BIN: &str = "/usr/bin/ha-vip";
+/// The configuration directory the package's unit runs with.
+const PACKAGE_CONFIG: &str = "/etc/ha-vip";
+/// The first line of the template's header kept in the package's unit;
+/// the lines above it are the manual install, which the package replaces.
+const SYSTEMD_HEADER_KEPT: &str =
+    "# The daemon runs as the unprivileged user ha-vip with exactly two";
+const PACKAGE_UNIT_HEADER: &str = "\
+# ha-vip as a systemd service, installed by the Debian package ha-vip.
+# Generated from deploy/ha-vip.service (`ha-vip package-files`): the same
+# unit with the package's paths.
+#
+# Not enabled on install: put router files in /etc/ha-vip/routers/
+# (examples: /usr/share/doc/ha-vip/examples), then
+#   ha-vip check --config /etc/ha-vip
+#   systemctl enable --now ha-vip
+# Change it with a drop-in (systemctl edit ha-vip), never here: an upgrade
+# replaces this file. Writable paths outside /run/ha-vip: ReadWritePaths=
+# in the drop-in (`ha-vip manifest systemd --config /etc/ha-vip` prints
+# the ones a configuration needs).
+#
+";
+
+/// deploy/ha-vip.service as the Debian package installs it: the binary at
+/// [`PACKAGE_BIN`], `--config /etc/ha-vip`, the header telling how the
+/// package sets it up. Everything from the capabilities on is the
+/// template's, line for line.
+pub fn packaged_unit() -> Result<String, ManifestError> {
+    let template = |message: &str| ManifestError::Template {
+        template: "deploy/ha-vip.service",
+        message: message.to_string(),
+    };
+    if !SYSTEMD.lines().any(|l| l == SYSTEMD_EXEC_START) {
+        return Err(template("no ExecStart line to fill in"));
+    }
+    let kept = SYSTEMD
+        .find(SYSTEMD_HEADER_KEPT)
+        .and_then(|i| SYSTEMD.get(i..))
+        .ok_or_else(|| template("no header line about the daemon's user to keep"))?;
+    let mut out = PACKAGE_UNIT_HEADER.to_string();
+    for line in kept.lines() {
+        if line == SYSTEMD_EXEC_START {
+            let _ = write!(out, "ExecStart={PACKAGE_BIN} run --config {PACKAGE_CONFIG}");
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 // ---- Kubernetes ----------------------------------------------------------
 
 fn s(v: &str) -> Value {
