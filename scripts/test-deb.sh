@@ -37,7 +37,7 @@ done
 
 deb=${1:-}
 if [ -z "$deb" ]; then
-  deb=$(bash scripts/build-deb.sh | tail -1)
+  deb=$(bash scripts/build-deb.sh | tee /dev/stderr | tail -1)
 fi
 [ -f "$deb" ] || die "$deb: no such package"
 
