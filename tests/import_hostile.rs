@@ -65,7 +65,10 @@ fn a_fifo_as_the_main_file_is_refused_not_waited_on() {
     mkfifo(&fifo);
     assert_refused(
         &fifo,
-        &format!("{}: cannot read: a FIFO, not a regular file", fifo.display()),
+        &format!(
+            "{}: cannot read: a FIFO, not a regular file",
+            fifo.display()
+        ),
     );
 }
 
@@ -202,7 +205,9 @@ fn the_files_together_have_a_limit_too() {
     );
     let (_, stderr) = import(&conf);
     assert!(
-        stderr.contains(&format!("all files together may hold {MAX_TOTAL_BYTES} bytes")),
+        stderr.contains(&format!(
+            "all files together may hold {MAX_TOTAL_BYTES} bytes"
+        )),
         "{stderr}"
     );
 }
