@@ -45,8 +45,17 @@ use serde_yaml_ng::{Mapping, Value};
 use crate::config::{Config, ConfigErrors, DAEMON_FILE, ROUTERS_DIR};
 use crate::health::CheckKind;
 
-/// The image the templates name; `--image` replaces it.
-pub const DEFAULT_IMAGE: &str = "registry.example.com/ha-vip:0.1.0";
+/// The container image: the one name of it in the repository. The
+/// templates in deploy/, the Containerfile's build command, the README and
+/// docs/operations.md spell exactly this (tests/manifest_containerfile.rs
+/// checks), and `--image` replaces it in what `ha-vip manifest` prints.
+///
+/// A placeholder, on purpose: no such image is published. `example.com`
+/// is reserved (RFC 2606), so a manifest applied without `--image` fails
+/// to pull, visibly (`ErrImagePull`), rather than pulling an image of the
+/// same name from someone else's registry. Build the Containerfile, push
+/// it to your registry, and pass that name. The tag is the crate version.
+pub const DEFAULT_IMAGE: &str = concat!("registry.example.com/ha-vip:", env!("CARGO_PKG_VERSION"));
 
 const RBAC: &str = include_str!("../deploy/rbac.yaml");
 const DAEMONSET: &str = include_str!("../deploy/daemonset.yaml");

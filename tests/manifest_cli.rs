@@ -206,7 +206,7 @@ fn daemonset_mounts_the_api_server_ca_of_the_kubernetes_example() {
     assert_eq!(v["hostPath"]["type"], "File");
     assert_eq!(
         pod["containers"][0]["image"],
-        "registry.example.com/ha-vip:0.1.0"
+        ha_vip::manifest::DEFAULT_IMAGE
     );
     // config/ipv4 has no [k8s]: no CA mount.
     let dir = repo("config/ipv4");
