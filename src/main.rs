@@ -1,7 +1,7 @@
 //! The `ha-vip` command line. Each subcommand's arguments live with the
 //! module that implements it; this file only dispatches.
 
-use clap::{CommandFactory as _, Parser, Subcommand};
+use clap::{Args as _, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -31,14 +31,33 @@ enum Command {
     ImportKeepalived(ha_vip::import::ImportArgs),
     /// Print a static pod, DaemonSet, RBAC or systemd unit for a configuration.
     Manifest(ha_vip::manifest::ManifestArgs),
-    /// Write the shell completions, man pages and systemd unit of the
-    /// Debian package into a directory (scripts/build-deb.sh runs it).
-    #[command(hide = true)]
-    PackageFiles(ha_vip::package::PackageFilesArgs),
 }
 
+/// Hidden, and not part of [`Cli`]: the man pages and completions it
+/// writes are [`Cli`]'s, and they should not offer it.
+const PACKAGE_FILES: &str = "package-files";
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cmd = Cli::command().subcommand(
+        ha_vip::package::PackageFilesArgs::augment_args(clap::Command::new(PACKAGE_FILES))
+            .about("Write the completions, man pages and unit of the Debian package")
+            .hide(true),
+    );
+    let matches = cmd.get_matches();
+    if let Some(sub) = matches.subcommand_matches(PACKAGE_FILES) {
+        return match ha_vip::package::PackageFilesArgs::from_arg_matches(sub) {
+            Ok(args) => ha_vip::package::package_files_main(args, Cli::command()),
+            Err(e) => e.exit(),
+        };
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    dispatch(cli)
+}
+
+fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => ha_vip::daemon::run_main(args),
         Command::Check(args) => ha_vip::config::check_main(args),
@@ -47,6 +66,5 @@ fn main() -> ExitCode {
         Command::Capture(args) => ha_vip::status::capture_main(args),
         Command::ImportKeepalived(args) => ha_vip::import::import_main(args),
         Command::Manifest(args) => ha_vip::manifest::manifest_main(args),
-        Command::PackageFiles(args) => ha_vip::package::package_files_main(args, Cli::command()),
     }
 }

@@ -70,6 +70,22 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PackageError + '_ {
     }
 }
 
+/// One page per command and visible subcommand (`ha-vip-run.1`, ...), as
+/// `clap_mangen::generate_to` writes them, with this build's version
+/// (`ha-vip 0.1.0 (commit ...)`) as the source in every page's footer:
+/// subcommands carry no version of their own.
+fn man_pages(cmd: &clap::Command, dir: &Path) -> Result<(), PackageError> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        man_pages(sub, dir)?;
+    }
+    clap_mangen::Man::new(cmd.clone())
+        .source(format!("{BIN} {}", crate::build_info::LONG_VERSION))
+        .manual("ha-vip manual")
+        .generate_to(dir)
+        .map_err(io_at(dir))?;
+    Ok(())
+}
+
 /// Writes every file under `out` and returns their paths, sorted.
 pub fn generate(cli: clap::Command, out: &Path) -> Result<Vec<PathBuf>, PackageError> {
     match fs::read_dir(out) {
@@ -95,7 +111,9 @@ pub fn generate(cli: clap::Command, out: &Path) -> Result<Vec<PathBuf>, PackageE
             .map_err(io_at(&completions))?;
         files.push(path);
     }
-    clap_mangen::generate_to(cli, &man).map_err(io_at(&man))?;
+    let mut cli = cli.disable_help_subcommand(true);
+    cli.build();
+    man_pages(&cli, &man)?;
     let entries = fs::read_dir(&man).map_err(io_at(&man))?;
     for e in entries {
         let e = e.map_err(io_at(&man))?;
