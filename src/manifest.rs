@@ -363,10 +363,15 @@ const PACKAGE_UNIT_HEADER: &str = "\
 #
 ";
 
+/// The unit's description line, after which the package's unit names its
+/// man pages.
+const SYSTEMD_DESCRIPTION: &str = "Description=ha-vip VRRP virtual IP daemon";
+const PACKAGE_DOCUMENTATION: &str = "Documentation=man:ha-vip-run(1) man:ha-vip(1)";
+
 /// deploy/ha-vip.service as the Debian package installs it: the binary at
-/// [`PACKAGE_BIN`], `--config /etc/ha-vip`, the header telling how the
-/// package sets it up. Everything from the capabilities on is the
-/// template's, line for line.
+/// [`PACKAGE_BIN`], `--config /etc/ha-vip`, `Documentation=` for the man
+/// pages it ships, the header telling how the package sets it up.
+/// Everything else is the template's, line for line.
 pub fn packaged_unit() -> Result<String, ManifestError> {
     let template = |message: &str| ManifestError::Template {
         template: "deploy/ha-vip.service",
@@ -374,6 +379,9 @@ pub fn packaged_unit() -> Result<String, ManifestError> {
     };
     if !SYSTEMD.lines().any(|l| l == SYSTEMD_EXEC_START) {
         return Err(template("no ExecStart line to fill in"));
+    }
+    if !SYSTEMD.lines().any(|l| l == SYSTEMD_DESCRIPTION) {
+        return Err(template("no Description line to put Documentation after"));
     }
     let kept = SYSTEMD
         .find(SYSTEMD_HEADER_KEPT)
@@ -383,6 +391,10 @@ pub fn packaged_unit() -> Result<String, ManifestError> {
     for line in kept.lines() {
         if line == SYSTEMD_EXEC_START {
             let _ = write!(out, "ExecStart={PACKAGE_BIN} run --config {PACKAGE_CONFIG}");
+        } else if line == SYSTEMD_DESCRIPTION {
+            // The package ships the man pages; a manual install may not,
+            // and `systemd-analyze verify` checks that they exist.
+            let _ = write!(out, "{line}\n{PACKAGE_DOCUMENTATION}");
         } else {
             out.push_str(line);
         }
