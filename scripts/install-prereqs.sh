@@ -4,7 +4,10 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime)
+# lintian, adduser (the package's Depends) and systemd (systemd-analyze
+# verify; nothing is started) for the Debian package test, scripts/test-deb.sh.
+pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime
+      lintian adduser systemd man-db)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,4 +18,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; the default (no) is right.
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# cargo-deb builds the .deb (scripts/build-deb.sh). Pinned: its Cargo.toml
+# keys and the package layout it makes are what the test checks.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+  echo "install-prereqs: cargo install cargo-deb $CARGO_DEB_VERSION"
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --quiet
+fi
+
+echo "install-prereqs: $(cargo deb --version), $(lintian --version)"
 echo "install-prereqs: $(keepalived --version 2>&1 | head -1), FRR $(dpkg-query -W -f='${Version}' frr), $(tshark --version 2>/dev/null | head -1)"

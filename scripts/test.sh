@@ -6,8 +6,8 @@
 #   sudo scripts/test.sh            # everything (CI runs this)
 #   sudo scripts/test.sh --long     # also the long fault/soak variants
 #
-# Needs root (network namespaces) and: keepalived, frr, tcpdump, tshark, iproute2,
-# Debian's python3-scapy. scripts/install-prereqs.sh installs them. A missing
+# Needs root (network namespaces, dpkg -i) and: keepalived, frr, tcpdump, tshark,
+# iproute2, Debian's python3-scapy, cargo-deb, lintian, systemd-analyze, adduser. scripts/install-prereqs.sh installs them. A missing
 # prerequisite is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ need() {
     fail=1
   fi
 }
-for c in cargo keepalived tcpdump tshark ip faketime vtysh; do need "$c"; done
+for c in cargo keepalived tcpdump tshark ip faketime vtysh cargo-deb lintian dpkg-deb systemd-analyze adduser; do need "$c"; done
 for f in /usr/lib/frr/zebra /usr/lib/frr/vrrpd; do
   if [ ! -x "$f" ]; then
     echo "test.sh: MISSING PREREQUISITE $f (Debian package frr; run: sudo scripts/install-prereqs.sh)" >&2
@@ -88,6 +88,11 @@ bash scripts/fuzz-short.sh
 step "benchmarks (short): failover and scale in namespaces, ha-vip vs keepalived"
 HA_VIP_BIN=target/debug/ha-vip bash scripts/bench-failover.sh --short
 HA_VIP_BIN=target/debug/ha-vip bash scripts/bench-scale.sh --short
+
+# Installs into this machine's root and removes it again; refuses to run
+# where an ha-vip package or manual install is present (scripts/test-deb.sh).
+step "Debian package: release build, lintian, install / check / remove / purge"
+bash scripts/test-deb.sh
 
 step "summary"
 echo "tests: $passed passed, 0 failed"

@@ -13,8 +13,11 @@
 //! - [`decode`]: reading pcap/pcapng files for `ha-vip decode`.
 //! - [`import`]: `ha-vip import-keepalived`, keepalived.conf to router files.
 //! - [`manifest`]: `ha-vip manifest`, deployment files for a configuration.
+//! - [`build_info`]: the version and git commit; [`package`]: completions,
+//!   man pages and the unit for the Debian package.
 //! - [`net`] and [`daemon`]: the Linux shell that obeys the core.
 
+pub mod build_info;
 pub mod capture;
 pub mod config;
 pub mod core;
@@ -24,5 +27,6 @@ pub mod health;
 pub mod import;
 pub mod manifest;
 pub mod net;
+pub mod package;
 pub mod status;
 pub mod wire;

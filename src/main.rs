@@ -1,13 +1,13 @@
 //! The `ha-vip` command line. Each subcommand's arguments live with the
 //! module that implements it; this file only dispatches.
 
-use clap::{Parser, Subcommand};
+use clap::{Args as _, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "ha-vip",
-    version,
+    version = ha_vip::build_info::LONG_VERSION,
     about = "VRRP (RFC 9568 / RFC 3768) virtual IP daemon"
 )]
 struct Cli {
@@ -33,8 +33,31 @@ enum Command {
     Manifest(ha_vip::manifest::ManifestArgs),
 }
 
+/// Hidden, and not part of [`Cli`]: the man pages and completions it
+/// writes are [`Cli`]'s, and they should not offer it.
+const PACKAGE_FILES: &str = "package-files";
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cmd = Cli::command().subcommand(
+        ha_vip::package::PackageFilesArgs::augment_args(clap::Command::new(PACKAGE_FILES))
+            .about("Write the completions, man pages and unit of the Debian package")
+            .hide(true),
+    );
+    let matches = cmd.get_matches();
+    if let Some(sub) = matches.subcommand_matches(PACKAGE_FILES) {
+        return match ha_vip::package::PackageFilesArgs::from_arg_matches(sub) {
+            Ok(args) => ha_vip::package::package_files_main(args, Cli::command()),
+            Err(e) => e.exit(),
+        };
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    dispatch(cli)
+}
+
+fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => ha_vip::daemon::run_main(args),
         Command::Check(args) => ha_vip::config::check_main(args),

@@ -45,8 +45,17 @@ use serde_yaml_ng::{Mapping, Value};
 use crate::config::{Config, ConfigErrors, DAEMON_FILE, ROUTERS_DIR};
 use crate::health::CheckKind;
 
-/// The image the templates name; `--image` replaces it.
-pub const DEFAULT_IMAGE: &str = "registry.example.com/ha-vip:0.1.0";
+/// The container image: the one name of it in the repository. The
+/// templates in deploy/, the Containerfile's build command, the README and
+/// docs/operations.md spell exactly this (tests/manifest_containerfile.rs
+/// checks), and `--image` replaces it in what `ha-vip manifest` prints.
+///
+/// A placeholder, on purpose: no such image is published. `example.com`
+/// is reserved (RFC 2606), so a manifest applied without `--image` fails
+/// to pull, visibly (`ErrImagePull`), rather than pulling an image of the
+/// same name from someone else's registry. Build the Containerfile, push
+/// it to your registry, and pass that name. The tag is the crate version.
+pub const DEFAULT_IMAGE: &str = concat!("registry.example.com/ha-vip:", env!("CARGO_PKG_VERSION"));
 
 const RBAC: &str = include_str!("../deploy/rbac.yaml");
 const DAEMONSET: &str = include_str!("../deploy/daemonset.yaml");
@@ -320,6 +329,72 @@ fn systemd(
             out.push_str(&exec);
         } else if line == SYSTEMD_RW_EXAMPLE && !rw.is_empty() {
             out.push_str(&rw.join("\n"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+// ---- the Debian package's unit -------------------------------------------
+
+/// Where the Debian package installs the binary.
+pub const PACKAGE_BIN: &str = "/usr/bin/ha-vip";
+/// The configuration directory the package's unit runs with.
+const PACKAGE_CONFIG: &str = "/etc/ha-vip";
+/// The first line of the template's header kept in the package's unit;
+/// the lines above it are the manual install, which the package replaces.
+const SYSTEMD_HEADER_KEPT: &str =
+    "# The daemon runs as the unprivileged user ha-vip with exactly two";
+const PACKAGE_UNIT_HEADER: &str = "\
+# ha-vip as a systemd service, installed by the Debian package ha-vip.
+# Generated from deploy/ha-vip.service (`ha-vip package-files`): the same
+# unit with the package's paths.
+#
+# Not enabled on install: put router files in /etc/ha-vip/routers/
+# (examples: /usr/share/doc/ha-vip/examples), then
+#   ha-vip check --config /etc/ha-vip
+#   systemctl enable --now ha-vip
+# Change it with a drop-in (systemctl edit ha-vip), never here: an upgrade
+# replaces this file. Writable paths outside /run/ha-vip: ReadWritePaths=
+# in the drop-in (`ha-vip manifest systemd --config /etc/ha-vip` prints
+# the ones a configuration needs).
+#
+";
+
+/// The unit's description line, after which the package's unit names its
+/// man pages.
+const SYSTEMD_DESCRIPTION: &str = "Description=ha-vip VRRP virtual IP daemon";
+const PACKAGE_DOCUMENTATION: &str = "Documentation=man:ha-vip-run(1) man:ha-vip(1)";
+
+/// deploy/ha-vip.service as the Debian package installs it: the binary at
+/// [`PACKAGE_BIN`], `--config /etc/ha-vip`, `Documentation=` for the man
+/// pages it ships, the header telling how the package sets it up.
+/// Everything else is the template's, line for line.
+pub fn packaged_unit() -> Result<String, ManifestError> {
+    let template = |message: &str| ManifestError::Template {
+        template: "deploy/ha-vip.service",
+        message: message.to_string(),
+    };
+    if !SYSTEMD.lines().any(|l| l == SYSTEMD_EXEC_START) {
+        return Err(template("no ExecStart line to fill in"));
+    }
+    if !SYSTEMD.lines().any(|l| l == SYSTEMD_DESCRIPTION) {
+        return Err(template("no Description line to put Documentation after"));
+    }
+    let kept = SYSTEMD
+        .find(SYSTEMD_HEADER_KEPT)
+        .and_then(|i| SYSTEMD.get(i..))
+        .ok_or_else(|| template("no header line about the daemon's user to keep"))?;
+    let mut out = PACKAGE_UNIT_HEADER.to_string();
+    for line in kept.lines() {
+        if line == SYSTEMD_EXEC_START {
+            let _ = write!(out, "ExecStart={PACKAGE_BIN} run --config {PACKAGE_CONFIG}");
+        } else if line == SYSTEMD_DESCRIPTION {
+            // The package ships the man pages; a manual install may not,
+            // and `systemd-analyze verify` checks that they exist.
+            let _ = write!(out, "{line}\n{PACKAGE_DOCUMENTATION}");
         } else {
             out.push_str(line);
         }

@@ -206,7 +206,7 @@ fn daemonset_mounts_the_api_server_ca_of_the_kubernetes_example() {
     assert_eq!(v["hostPath"]["type"], "File");
     assert_eq!(
         pod["containers"][0]["image"],
-        "registry.example.com/ha-vip:0.1.0"
+        ha_vip::manifest::DEFAULT_IMAGE
     );
     // config/ipv4 has no [k8s]: no CA mount.
     let dir = repo("config/ipv4");
@@ -265,19 +265,25 @@ fn rbac_is_the_reviewed_file() {
     let sa = by_kind(&docs, "ServiceAccount");
     assert_eq!(sa["metadata"]["name"], "ha-vip");
     let role = by_kind(&docs, "ClusterRole");
+    // Least privilege: one rule, GET on the three health endpoints, no
+    // resource of any API group (the original guide's `nodes` is gone).
     let rules = role["rules"].as_array().unwrap();
-    assert!(rules.iter().any(|r| {
-        r.get("resources")
-            .is_some_and(|res| strings(res) == ["nodes"])
-            && strings(&r["verbs"]).contains(&"get")
-    }));
-    let urls = rules
-        .iter()
-        .find(|r| r.get("nonResourceURLs").is_some())
-        .unwrap();
-    let mut paths = strings(&urls["nonResourceURLs"]);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let rule = rules[0].as_object().unwrap();
+    let mut keys: Vec<&str> = rule.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["nonResourceURLs", "verbs"], "{rule:?}");
+    let mut paths = strings(&rule["nonResourceURLs"]);
     paths.sort_unstable();
-    assert_eq!(paths, ["/healthz", "/readyz"]);
+    assert_eq!(paths, ["/healthz", "/livez", "/readyz"]);
+    assert_eq!(strings(&rule["verbs"]), ["get"]);
+    // The three objects and no other (no Role with more in a namespace).
+    let mut kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"]
+    );
     let binding = by_kind(&docs, "ClusterRoleBinding");
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
     assert_eq!(binding["subjects"][0]["name"], "ha-vip");

@@ -143,3 +143,68 @@ fn the_runtime_stage_installs_the_binary_and_runs_the_daemon() {
     );
     assert_eq!(user, "USER 65532:65532");
 }
+
+/// Every spelling of the image in the repository's files is
+/// `ha_vip::manifest::DEFAULT_IMAGE`: the templates, the Containerfile's
+/// build and run examples, the README and the docs.
+#[test]
+fn the_image_placeholder_is_one_constant() {
+    use ha_vip::manifest::DEFAULT_IMAGE;
+    let prefix = "registry.example.com/";
+    assert!(DEFAULT_IMAGE.starts_with(prefix), "{DEFAULT_IMAGE}");
+    assert!(DEFAULT_IMAGE.ends_with(&format!(":{}", env!("CARGO_PKG_VERSION"))));
+    let mut files = vec![
+        repo().join("Containerfile"),
+        repo().join("README.md"),
+        repo().join("deploy/static-pod.yaml"),
+        repo().join("deploy/daemonset.yaml"),
+    ];
+    for e in std::fs::read_dir(repo().join("docs")).unwrap() {
+        files.push(e.unwrap().path());
+    }
+    let mut seen = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, _) in text.match_indices(prefix) {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !"`\"')".contains(*c))
+                .collect();
+            assert_eq!(name, DEFAULT_IMAGE, "{}", f.display());
+            seen += 1;
+        }
+    }
+    // The templates, the Containerfile and the README name it at least.
+    assert!(seen >= 5, "{seen}");
+    // The templates carry it as the pod's image: what `--image` replaces.
+    for t in ["deploy/static-pod.yaml", "deploy/daemonset.yaml"] {
+        let text = std::fs::read_to_string(repo().join(t)).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.trim() == format!("image: {DEFAULT_IMAGE}")),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn the_build_stage_copies_build_rs_and_takes_the_commit() {
+    let ins = instructions(&containerfile());
+    assert!(repo().join("build.rs").exists());
+    let copy = ins
+        .iter()
+        .find(|i| i.starts_with("COPY ") && i.contains("Cargo.toml"))
+        .unwrap();
+    assert!(copy.split_whitespace().any(|w| w == "build.rs"), "{copy}");
+    // build.rs reads HA_VIP_GIT_COMMIT when there is no .git: the ARG
+    // makes it an environment variable of the RUN that builds.
+    let arg = ins
+        .iter()
+        .position(|i| i.starts_with("ARG HA_VIP_GIT_COMMIT"))
+        .unwrap();
+    let build = ins
+        .iter()
+        .position(|i| i.starts_with("RUN cargo build"))
+        .unwrap();
+    assert!(arg < build);
+}

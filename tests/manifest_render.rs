@@ -234,3 +234,74 @@ fn refusals() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The ClusterRole of `ha-vip manifest rbac` grants exactly the path the
+/// [k8s] check requests, with or without `exclude`, and the DaemonSet runs
+/// as the service account that role is bound to.
+#[test]
+fn rbac_grants_what_the_k8s_check_requests_and_no_more() {
+    use ha_vip::health::{K8sParams, K8sProber};
+    let m = render(ManifestKind::Rbac, Path::new("/nonexistent"), "img:1").unwrap();
+    let docs = yaml_docs(&m.text);
+    let role = docs.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
+    let rules = role["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let granted: Vec<&str> = rules[0]["nonResourceURLs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert_eq!(rules[0]["verbs"], serde_json::json!(["get"]));
+    assert!(rules[0].get("resources").is_none() && rules[0].get("apiGroups").is_none());
+    for exclude in [
+        vec![],
+        vec!["etcd".to_string(), "informer-sync".to_string()],
+    ] {
+        let prober = K8sProber::new(
+            "k8s",
+            K8sParams {
+                exclude,
+                ..K8sParams::default()
+            },
+        );
+        let request = prober.readyz_path();
+        // RBAC authorizes the path; the query is not part of it.
+        let path = request.split('?').next().unwrap();
+        assert!(
+            granted.contains(&path),
+            "{request}: {path} is not granted by {granted:?}"
+        );
+        // No wildcard is needed for it.
+        assert!(granted.iter().all(|g| !g.contains('*')));
+    }
+
+    let binding = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRoleBinding")
+        .unwrap();
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    let sa = docs.iter().find(|d| d["kind"] == "ServiceAccount").unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "routers/api.toml",
+        "interface = \"eth0\"\nvrid = 9\naddresses = [\"192.0.2.9/24\"]\n",
+    );
+    let ds = render(ManifestKind::Daemonset, tmp.path(), "img:1").unwrap();
+    let ds_docs = yaml_docs(&ds.text);
+    // The DaemonSet output carries no RBAC of its own.
+    let mut kinds: Vec<&str> = ds_docs
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["ConfigMap", "DaemonSet"]);
+    let pod = pod_of_daemonset(&ds_docs);
+    assert_eq!(pod["serviceAccountName"], sa["metadata"]["name"]);
+    assert_eq!(
+        ds_docs.iter().find(|d| d["kind"] == "DaemonSet").unwrap()["metadata"]["namespace"],
+        sa["metadata"]["namespace"]
+    );
+}

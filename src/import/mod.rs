@@ -26,7 +26,8 @@ use std::process::ExitCode;
 
 pub use convert::{Conversion, RouterFile, convert, parse_seconds_us, router_name, split_command};
 pub use parse::{
-    Ast, FsSource, Node, ParseError, ParseOptions, Pos, Source, parse, parse_with, wildcard_match,
+    Ast, FsSource, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, Node, ParseError, ParseOptions, Pos,
+    Source, parse, parse_with, wildcard_match,
 };
 
 /// One line of the report: `FILE:LINE: KEYWORD: MESSAGE`.
@@ -144,7 +145,7 @@ fn run(args: &ImportArgs) -> Result<(), String> {
     let path = &args.keepalived_conf;
     let name = path.display().to_string();
     let text = FsSource
-        .read(path)
+        .read(path, MAX_FILE_BYTES)
         .map_err(|e| format!("{name}: cannot read: {e}"))?;
     let options = ParseOptions {
         config_id: args.config_id.clone(),

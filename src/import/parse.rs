@@ -11,8 +11,11 @@
 //!
 //! No I/O happens here: `include` goes through a [`Source`], so [`parse`]
 //! (no source) can be fuzzed on arbitrary text. Every loop is bounded
-//! (nesting, include depth, substitutions, output size), so no input makes
-//! it panic, recurse without end or grow without bound.
+//! (nesting, include depth and loops, the bytes and number of files read,
+//! substitutions, output size), so no input makes it panic, recurse without
+//! end or grow without bound. [`FsSource`] reads regular files only: a FIFO
+//! or a device (`include /dev/zero`) is refused before a byte is read, never
+//! waited on.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,8 +26,17 @@ use super::Note;
 /// Blocks nested deeper than this are refused (keepalived's deepest real
 /// nesting is 4: `virtual_server { real_server { HTTP_GET { url {`).
 const MAX_NESTING: usize = 32;
-/// Includes nested deeper than this are refused: a file including itself.
+/// Includes nested deeper than this are refused (a loop is refused as
+/// soon as it closes; this bounds the chains that are not loops).
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// Bytes of one file. keepalived configurations are kilobytes; a file of
+/// megabytes is a mistake (a log, an image, `/dev/zero` behind a symlink).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+/// Bytes of every file read together, the main file included: a file
+/// included many times over (`include` in a loop of globs) stops here.
+pub const MAX_TOTAL_BYTES: u64 = 16 << 20;
+/// Files read, the main file included.
+pub const MAX_FILES: usize = 1_000;
 /// Substitutions in one line: a parameter that refers to itself would
 /// otherwise never finish.
 const MAX_SUBSTITUTIONS: usize = 1_000;
@@ -102,8 +114,14 @@ impl std::error::Error for ParseError {}
 /// Where `include` finds files. The command line uses the file system
 /// ([`FsSource`]); tests and the fuzz target use none or a map.
 pub trait Source {
-    /// The text of `path`.
-    fn read(&mut self, path: &Path) -> Result<String, String>;
+    /// The text of `path`; an error when it holds more than `max_bytes`
+    /// bytes. Must not block on a FIFO or a device.
+    fn read(&mut self, path: &Path, max_bytes: u64) -> Result<String, String>;
+    /// What identifies `path` for loop detection (the file system:
+    /// its canonical path).
+    fn identity(&mut self, path: &Path) -> PathBuf {
+        path.to_path_buf()
+    }
     /// The files matching the glob `pattern` (`*`, `?`, `[...]`), sorted.
     fn glob(&mut self, pattern: &Path) -> Result<Vec<PathBuf>, String>;
 }
@@ -139,6 +157,8 @@ pub fn parse_with(
     options: &ParseOptions,
     source: Option<&mut dyn Source>,
 ) -> Result<Ast, ParseError> {
+    let mut source = source;
+    let main_identity = source.as_deref_mut().map(|s| s.identity(Path::new(name)));
     let mut r = Reader {
         files: vec![name.to_string()],
         dirs: vec![dir.map(Path::to_path_buf)],
@@ -147,6 +167,8 @@ pub fn parse_with(
         toks: Vec::new(),
         options,
         source,
+        open: main_identity.into_iter().collect(),
+        bytes_read: u64::try_from(text.len()).unwrap_or(u64::MAX),
     };
     r.file(0, text, 0)?;
     let toks = std::mem::take(&mut r.toks);
@@ -175,6 +197,11 @@ struct Reader<'o, 's> {
     toks: Vec<(Tok, Pos)>,
     options: &'o ParseOptions,
     source: Option<&'s mut dyn Source>,
+    /// The files being read, outermost first, by [`Source::identity`]: an
+    /// include of one of them is a loop.
+    open: Vec<PathBuf>,
+    /// Bytes of every file read so far.
+    bytes_read: u64,
 }
 
 impl Reader<'_, '_> {
@@ -437,18 +464,54 @@ impl Reader<'_, '_> {
             vec![pattern]
         };
         for path in paths {
-            let source = self.source.as_deref_mut();
-            let text = match source.map(|s| s.read(&path)) {
-                Some(Ok(t)) => t,
-                Some(Err(e)) => {
-                    return Err(self.err(pos, format!("{kw}: cannot read {}: {e}", path.display())));
-                }
-                None => continue,
+            let Some(source) = self.source.as_deref_mut() else {
+                continue;
             };
+            let id = source.identity(&path);
+            if let Some(first) = self.open.iter().position(|o| *o == id) {
+                let chain: Vec<String> = self.open[first..]
+                    .iter()
+                    .chain(std::iter::once(&id))
+                    .map(|p| p.display().to_string())
+                    .collect();
+                return Err(self.err(
+                    pos,
+                    format!("{kw} {arg}: include loop: {}", chain.join(" includes ")),
+                ));
+            }
+            if self.files.len() >= MAX_FILES {
+                return Err(self.err(
+                    pos,
+                    format!("{kw} {arg}: more than {MAX_FILES} files read in all (an include in a loop of globs?)"),
+                ));
+            }
+            let left = MAX_TOTAL_BYTES.saturating_sub(self.bytes_read);
+            let text = match source.read(&path, MAX_FILE_BYTES.min(left)) {
+                Ok(t) => t,
+                Err(e) => {
+                    let why = if left < MAX_FILE_BYTES {
+                        format!(
+                            " (all files together may hold {MAX_TOTAL_BYTES} bytes, {left} are left)"
+                        )
+                    } else {
+                        String::new()
+                    };
+                    return Err(self.err(
+                        pos,
+                        format!("{kw}: cannot read {}: {e}{why}", path.display()),
+                    ));
+                }
+            };
+            self.bytes_read = self
+                .bytes_read
+                .saturating_add(u64::try_from(text.len()).unwrap_or(u64::MAX));
             let idx = self.files.len();
             self.files.push(path.display().to_string());
             self.dirs.push(path.parent().map(Path::to_path_buf));
-            self.file(idx, &text, depth + 1)?;
+            self.open.push(id);
+            let read = self.file(idx, &text, depth + 1);
+            self.open.pop();
+            read?;
         }
         Ok(())
     }
@@ -697,9 +760,36 @@ fn build(
 pub struct FsSource;
 
 impl Source for FsSource {
-    fn read(&mut self, path: &Path) -> Result<String, String> {
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    /// Regular files only, checked before opening (so a FIFO is never
+    /// opened for its writer and a device never touched) and again on the
+    /// open file, which is opened non-blocking in case it was swapped for
+    /// a FIFO in between; at most `max_bytes` are read.
+    fn read(&mut self, path: &Path, max_bytes: u64) -> Result<String, String> {
+        use std::io::Read as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        regular(&meta)?;
+        if meta.len() > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| e.to_string())?;
+        regular(&file.metadata().map_err(|e| e.to_string())?)?;
+        let mut bytes = Vec::new();
+        file.take(max_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > max_bytes {
+            return Err(too_large(max_bytes));
+        }
         String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
+    }
+
+    fn identity(&mut self, path: &Path) -> PathBuf {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
     }
 
     fn glob(&mut self, pattern: &Path) -> Result<Vec<PathBuf>, String> {
@@ -730,8 +820,41 @@ impl Source for FsSource {
             }
             found = next;
         }
-        Ok(found.into_iter().filter(|p| p.is_file()).collect())
+        // Not only regular files: a FIFO or device that a glob matches is
+        // refused by `read` with its name, rather than skipped unseen.
+        Ok(found
+            .into_iter()
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| !m.is_dir()))
+            .collect())
     }
+}
+
+/// An error unless `meta` is a regular file, naming what it is instead.
+fn regular(meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "of an unknown type"
+    };
+    Err(format!(
+        "{what}, not a regular file: only regular files are read"
+    ))
+}
+
+fn too_large(max_bytes: u64) -> String {
+    format!("larger than {max_bytes} bytes (the most ha-vip reads of one file is {MAX_FILE_BYTES})")
 }
 
 /// glob(3) matching of one path component: `*`, `?`, `[abc]`, `[a-z]`,
