@@ -6,6 +6,7 @@
 //! assertions use generous deadlines and poll; none sleeps a fixed time to
 //! decide an outcome.
 
+mod addresses;
 mod apiserver;
 mod faults;
 mod frr;

@@ -279,9 +279,7 @@ impl fmt::Display for NoSource {
         f.write_str(match self {
             NoSource::NoIpv4 => "IPv4",
             NoSource::NoIpv6LinkLocal => "IPv6 link-local",
-            NoSource::Ipv6LinkLocalTentative => {
-                "usable IPv6 link-local (it is still tentative: duplicate address detection runs)"
-            }
+            NoSource::Ipv6LinkLocalTentative => "usable IPv6 link-local (DAD still runs)",
             NoSource::UnknownRouter => "(unknown router)",
         })
     }

@@ -20,7 +20,7 @@ use super::snapshot::snapshot;
 use super::tap::Capture;
 use crate::config::{self, Config};
 use crate::core::{
-    self, Endpoint, Event, EventKind, HostAddress, Link, RouterId, RouterSpec, State,
+    self, Endpoint, Event, EventKind, HostAddress, Link, NoSource, RouterId, RouterSpec, State,
 };
 use crate::health::CheckUpdate;
 use crate::net::netlink::Event as NetlinkEvent;
@@ -126,12 +126,19 @@ impl Routers {
                 tentative: a.tentative,
             })
             .collect();
-        let source = self.endpoint.select_source(id, &host_addrs).map_err(|missing| {
-            format!(
-                "interface {} has no {missing} address to send adverts from (set source_address)",
-                cfg.interface
-            )
-        })?;
+        let source = self
+            .endpoint
+            .select_source(id, &host_addrs)
+            .map_err(|missing| match missing {
+                NoSource::Ipv6LinkLocalTentative => format!(
+                    "the IPv6 link-local address of {} is still tentative (duplicate address detection); waiting for it",
+                    cfg.interface
+                ),
+                _ => format!(
+                    "interface {} has no {missing} address to send adverts from (set source_address)",
+                    cfg.interface
+                ),
+            })?;
         let key: SockKey = (link.index, cfg.family);
         self.host
             .open_socket(&cfg.interface, key)
