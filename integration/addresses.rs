@@ -1,5 +1,6 @@
-//! Addresses that are not ha-vip's are never touched, and a router's source
-//! address is usable before it sends (issue 16, items 5, 6 and 11).
+//! Addresses that are not ha-vip's are never touched, a router's source
+//! address is usable before it sends, and IPv6 announcements say whether
+//! the node routes (issue 16, items 3, 5, 6 and 11).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -339,5 +340,89 @@ fn ipv6_on_a_fresh_interface_starts_after_dad() {
     assert!(
         !log.contains("Invalid argument"),
         "adverts were sent from a tentative source:\n{log}"
+    );
+}
+
+/// The client's neighbour entry for `vip`: (MAC, marked as a router).
+fn neighbour(lab: &Lab, client: usize, vip: &str) -> Option<(String, bool)> {
+    let out = sh(&format!(
+        "ip -n {} -6 neigh show {vip} dev eth0",
+        lab.ns(client)
+    ));
+    let line = out.lines().next()?;
+    let mut words = line.split_whitespace();
+    let mac = words
+        .by_ref()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)?
+        .to_string();
+    Some((mac, line.split_whitespace().any(|w| w == "router")))
+}
+
+/// Nodes that forward IPv6 send their unsolicited NAs with the Router flag
+/// (RFC 9568 6.4.1 / 6.4.2): after a takeover the client's neighbour entry
+/// for the IPv6 VIP points at the new Active router and is still marked as
+/// a router (an NA with R = 0 would clear it, RFC 4861 7.2.5, and a host
+/// using the VIP as its gateway would drop it from its router list).
+#[test]
+fn ipv6_announcements_keep_a_routing_vip_a_router() {
+    let mut lab = Lab::new("rflag");
+    let a = lab.add_node("a", 11);
+    let b = lab.add_node("b", 12);
+    let client = lab.add_node("cl", 50);
+    for n in [a, b] {
+        sh(&format!(
+            "ip netns exec {} sysctl -qw net.ipv6.conf.all.forwarding=1",
+            lab.ns(n)
+        ));
+    }
+    let (ta, sa) = daemon_toml(&lab, "rflag-a");
+    let (tb, _) = daemon_toml(&lab, "rflag-b");
+    let pa = lab.start_ha_vip(
+        a,
+        &[(
+            "vip",
+            ha_router(62, 200, &format!("{VIP6}/64"), "100ms", ""),
+        )],
+        Some(&ta),
+    );
+    lab.start_ha_vip(
+        b,
+        &[(
+            "vip",
+            ha_router(62, 100, &format!("{VIP6}/64"), "100ms", ""),
+        )],
+        Some(&tb),
+    );
+    assert_sole_holder(&lab, &[a, b], VIP6, a);
+    assert!(wait_until(SETTLE, || router(&sa)
+        .is_some_and(|r| r["state"] == "Active")));
+    // The client learns the VIP (the kernel's solicited NA from a router).
+    sh(&format!(
+        "ip netns exec {} ping -6 -c1 -W1 {VIP6} || true",
+        lab.ns(client)
+    ));
+    let first = neighbour(&lab, client, VIP6);
+    assert!(
+        first
+            .as_ref()
+            .is_some_and(|(mac, r)| *mac == lab.nodes[a].mac && *r),
+        "client's entry before the takeover: {first:?}"
+    );
+    lab.signal(pa, Signal::SIGTERM);
+    let moved = wait_until(SETTLE, || {
+        neighbour(&lab, client, VIP6).is_some_and(|(mac, _)| mac == lab.nodes[b].mac)
+    });
+    assert!(
+        moved,
+        "client not moved to b: {:?}\n{}",
+        neighbour(&lab, client, VIP6),
+        lab.logs()
+    );
+    let after = neighbour(&lab, client, VIP6);
+    assert!(
+        after.as_ref().is_some_and(|(_, r)| *r),
+        "the new Active router's NA cleared the router flag: {after:?}\n{}",
+        lab.logs()
     );
 }

@@ -34,6 +34,7 @@ fn link(up: bool) -> Link {
         ifindex: 7,
         mac: MacAddr([0x02, 0, 0, 0, 0, 7]),
         up,
+        ipv6_forwarding: false,
     }
 }
 
@@ -447,4 +448,39 @@ fn one_router_per_interface_family_and_vrid() {
     assert_eq!(ep.find(7, Family::Ipv4, VRID), None);
     ep.start(t0, b, link(true), v4(1), &[]).unwrap();
     assert_eq!(ep.find(7, Family::Ipv4, VRID), Some(b));
+}
+
+/// RFC 9568 6.4.1 / 6.4.2: the unsolicited NAs of an Active router carry
+/// the Router flag where the node routes (the interface forwards IPv6),
+/// and not where it does not; the MAC is the interface's without a
+/// virtual MAC.
+#[test]
+fn announcements_carry_the_router_flag_where_the_node_routes() {
+    for forwarding in [false, true] {
+        let t0 = Instant::now();
+        let mut ep = Endpoint::new();
+        let id = ep.insert(spec(cfg6(255, 1, 100)));
+        let l = Link {
+            ipv6_forwarding: forwarding,
+            ..link(true)
+        };
+        ep.start(t0, id, l, v6(1), &[]).unwrap();
+        let mut buf = vec![0u8; vrrp::MAX_ADVERT_LEN];
+        while ep.poll_transmit(&mut buf).is_some() {}
+        let flags: Vec<(bool, MacAddr, bool)> = std::iter::from_fn(|| ep.poll_event())
+            .filter_map(|e| match e.kind {
+                EventKind::Announce {
+                    router_flag,
+                    mac,
+                    on_virtual_mac,
+                } => Some((router_flag, mac, on_virtual_mac)),
+                _ => None,
+            })
+            .collect();
+        assert!(!flags.is_empty(), "the owner announces at once");
+        assert!(
+            flags.iter().all(|f| *f == (forwarding, l.mac, false)),
+            "forwarding {forwarding}: {flags:?}"
+        );
+    }
 }

@@ -82,6 +82,11 @@ pub struct Link {
     pub mac: MacAddr,
     /// Administratively up with carrier.
     pub up: bool,
+    /// The interface forwards IPv6 (`net.ipv6.conf.IF.forwarding`): the node
+    /// is a router, so its unsolicited NAs carry the Router flag (RFC 9568
+    /// 6.4.1 / 6.4.2; a host using the VIP as its default gateway drops it
+    /// from its router list on R = 0, RFC 4861 7.2.5).
+    pub ipv6_forwarding: bool,
 }
 
 /// An advert to send, written into the buffer given to
@@ -841,9 +846,9 @@ fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues) {
                     run.link.mac
                 },
                 on_virtual_mac: virtual_mac,
-                // Router flag off, as keepalived sends it on a host
-                // that does not forward.
-                router_flag: false,
+                // The Router flag where the node routes, as keepalived
+                // sets it (it reads the interface's forwarding).
+                router_flag: run.link.ipv6_forwarding,
             },
             Action::PeerActive {
                 peer,

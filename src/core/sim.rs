@@ -285,6 +285,7 @@ impl Sim {
             ifindex: IFINDEX,
             mac: MacAddr([0x02, 0, 0, 0, (host >> 8) as u8, host as u8]),
             up: false,
+            ipv6_forwarding: false,
         };
         if let Err(e) = ep.start(now, id, link, source, &[]) {
             panic!("sim: router {i} cannot start: {e:?}");

@@ -161,6 +161,9 @@ impl Routers {
             ifindex: link.index,
             mac: MacAddr(mac),
             up: link.up,
+            // Read when the router starts (and restarts, e.g. at reload).
+            ipv6_forwarding: cfg.family == crate::wire::Family::Ipv6
+                && crate::net::sysctl::ipv6_forwarding(&cfg.interface),
         };
         if let Err(e) = self.endpoint.start(now, id, link, source, &tracked) {
             return Err(format!("cannot start: {e:?}"));

@@ -18,3 +18,10 @@ pub fn set_virtual_mac_parent(interface: &str) -> Vec<(String, io::Error)> {
     }
     failed
 }
+
+/// Whether `interface` forwards IPv6 (`net.ipv6.conf.IF.forwarding`); an
+/// unreadable value (no IPv6 on the interface) is no.
+pub fn ipv6_forwarding(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|v| v.trim() != "0")
+}
