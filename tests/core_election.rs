@@ -8,7 +8,7 @@ mod core_common;
 
 use core_common::*;
 use ha_vip::core::sim::{Event, Link, Sim};
-use ha_vip::core::{Reason, State};
+use ha_vip::core::{AddressListCheck, Reason, State};
 
 fn lan(delay: std::time::Duration) -> Sim {
     let mut sim = Sim::new(1);
@@ -711,14 +711,36 @@ fn single_loss_does_not_flap_and_runs_repeat() {
     assert!(lost > 10, "30 % loss over 300 adverts loses some: {lost}");
 }
 
-/// A peer advertising another address list (misconfigured): counted on the
-/// receiver, and the election still runs on its adverts (keepalived does
-/// the same).
+/// A peer advertising another address list (a second cluster on our VRID):
+/// RFC 9568 7.1, its adverts are dropped, so it cannot take the VIP from
+/// us, nor our Backups follow it. (Before, the advert was processed and
+/// a stranger at priority 150 took the VIP away.)
 #[test]
-fn address_list_mismatch_still_elects() {
+fn address_list_mismatch_does_not_elect() {
     let mut sim = lan(ms(1));
     let a = sim.add_router(cfg4(150, 1, 100));
     let b = sim.add_router(cfg4(100, 2, 100));
+    sim.set_wire(
+        a,
+        ha_vip::core::sim::WireOverride {
+            addresses: Some(vec![v4(100), v4(101)]),
+            ..Default::default()
+        },
+    );
+    sim.start_all();
+    sim.run_until(sim.at(secs(10)));
+    // Both Active: b never accepted a's adverts, and a drops b's.
+    assert_eq!(sim.active_routers(), vec![a, b]);
+    let c = sim.router(b).counters();
+    assert_eq!(c.rcvd_advertisements, 0);
+    assert!(c.address_list_drops >= 6, "{c:?}");
+    assert_eq!(c.address_list_errors, c.address_list_drops);
+    // Explicitly relaxed, the old behaviour: the election runs on them.
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let mut relaxed = cfg4(100, 2, 100);
+    relaxed.address_list_check = AddressListCheck::Off;
+    let b = sim.add_router(relaxed);
     sim.set_wire(
         a,
         ha_vip::core::sim::WireOverride {
@@ -732,6 +754,7 @@ fn address_list_mismatch_still_elects() {
     let heard = sim.router(b).counters().rcvd_advertisements;
     assert!(heard >= 6);
     assert_eq!(sim.router(b).counters().address_list_errors, heard);
+    assert_eq!(sim.router(b).counters().address_list_drops, 0);
 }
 
 /// A v2 advert reaching a v3 router is dropped as a version error.

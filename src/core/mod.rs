@@ -20,6 +20,6 @@ pub mod timers;
 
 pub use counters::{Counters, DropReason};
 pub use router::{
-    ADVER_EARLY_DIVISOR, Action, ActiveRouter, AnnounceConfig, Reason, RouterConfig, State,
-    Transition, VirtualRouter,
+    ADVER_EARLY_DIVISOR, Action, ActiveRouter, AddressListCheck, AnnounceConfig, Reason,
+    ReconfigureError, RouterConfig, SPLIT_BRAIN_REPORT_PERIOD, State, Transition, VirtualRouter,
 };

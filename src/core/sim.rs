@@ -50,6 +50,9 @@ pub enum Event {
     },
     AddAddresses,
     RemoveAddresses,
+    /// One address added / removed by a reconfiguration in place.
+    AddAddress(IpAddr),
+    RemoveAddress(IpAddr),
     Announce,
     /// The router, Active, heard another Active router (split brain).
     PeerActive {
@@ -485,6 +488,8 @@ impl Sim {
                 }
                 Action::AddAddresses => self.record(i, Event::AddAddresses),
                 Action::RemoveAddresses => self.record(i, Event::RemoveAddresses),
+                Action::AddAddress(a) => self.record(i, Event::AddAddress(a)),
+                Action::RemoveAddress(a) => self.record(i, Event::RemoveAddress(a)),
                 Action::Announce => self.record(i, Event::Announce),
                 Action::PeerActive {
                     peer,

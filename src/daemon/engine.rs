@@ -841,6 +841,13 @@ impl Engine {
                 self.flush_sends();
                 self.set_addresses(i, false).await;
             }
+            // From core::VirtualRouter::reconfigure (not called by the
+            // daemon yet: the lead wires it into the reload).
+            Action::AddAddress(a) | Action::RemoveAddress(a) => {
+                self.flush_sends();
+                self.set_one_address(i, a, matches!(action, Action::AddAddress(_)))
+                    .await;
+            }
             Action::Announce => {
                 self.flush_sends();
                 self.announce(i);
@@ -1043,6 +1050,32 @@ impl Engine {
             && let Err(e) = self.nl.set_link_down(vm.index).await
         {
             error!(router = %slot.cfg.name, "{}: {e}", vm.name);
+        }
+    }
+
+    /// Add or remove one address of router `i` (an address-list change in
+    /// place), with its configured prefix length, else a host prefix.
+    async fn set_one_address(&mut self, i: usize, addr: IpAddr, add: bool) {
+        let Some(slot) = self.routers.get(i) else {
+            return;
+        };
+        let Some(run) = slot.run.as_ref() else {
+            return;
+        };
+        let target = run.vmac.as_ref().map_or(run.ifindex, |vm| vm.index);
+        let prefix_len = slot
+            .cfg
+            .addresses
+            .iter()
+            .find(|v| v.addr == addr)
+            .map_or(if addr.is_ipv4() { 32 } else { 128 }, |v| v.prefix_len);
+        let res = if add {
+            self.nl.add_address(target, addr, prefix_len).await
+        } else {
+            self.nl.del_address(target, addr, prefix_len).await
+        };
+        if let Err(e) = res {
+            error!(router = %slot.cfg.name, "{e}");
         }
     }
 
