@@ -745,3 +745,114 @@ fn routers_whose_adverts_fall_in_one_window_share_wake_ups() {
         }
     }
 }
+
+/// RFC 9568 7.1: the address owner discards adverts below 255, priority 0
+/// included, and does not answer them (before: processed, answered with an
+/// advert and an ARP burst).
+#[test]
+fn owner_discards_adverts_below_255() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(255, 1, 100), t0);
+    assert_eq!(r.state(), State::Active);
+    let now = t0 + ms(9_200);
+    run(&mut r, t0, now);
+    for p in [254, 100, 1, 0] {
+        assert_eq!(
+            r.handle_advert(now, v4(2), &advert(p, 100)),
+            Err(DropReason::AddressOwner)
+        );
+    }
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.counters().owner_discards, 4);
+    assert_eq!(r.counters().rcvd_advertisements, 0);
+    assert_eq!(r.poll_timeout(), Some(t0 + secs(10)));
+    // Another owner: processed (the tie-break decides).
+    assert_eq!(r.handle_advert(now, v4(2), &advert(255, 100)), Ok(()));
+    assert_eq!(r.state(), State::Backup);
+}
+
+/// Address-list change while Active: the removed address goes, the new one
+/// comes, the new list is advertised at once and announced.
+#[test]
+fn reconfigure_address_list_while_active() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(255, 1, 100);
+    cfg.addresses = vec![v4(100), v4(101)];
+    let mut r = started(cfg.clone(), t0);
+    let now = t0 + ms(9_200);
+    run(&mut r, t0, now);
+    cfg.addresses = vec![v4(100), v4(102)];
+    r.reconfigure(now, cfg.clone()).unwrap();
+    let mut expected = vec![
+        Action::RemoveAddress(v4(101)),
+        Action::AddAddress(v4(102)),
+        Action::SendAdvert {
+            priority: 255,
+            max_advert_interval_cs: 100,
+        },
+    ];
+    expected.extend([Action::Announce; 5]);
+    assert_eq!(drain(&mut r), expected);
+    let listed: Vec<IpAddr> = r.advert_addresses().iter().collect();
+    assert_eq!(listed, vec![v4(100), v4(102)]);
+    assert_eq!(r.poll_timeout(), Some(now + secs(1)));
+    // A Backup holds nothing: only the list changes.
+    let mut cfg = cfg4(100, 1, 100);
+    let mut r = started(cfg.clone(), t0);
+    cfg.addresses = vec![v4(102)];
+    r.reconfigure(t0 + secs(1), cfg).unwrap();
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.config().addresses, vec![v4(102)]);
+}
+
+/// What cannot change in place is refused, and nothing changes.
+#[test]
+fn reconfigure_refuses_vrid_family_and_version() {
+    use ha_vip::core::ReconfigureError;
+    let t0 = Instant::now();
+    let cfg = cfg4(100, 1, 100);
+    let mut r = started(cfg.clone(), t0);
+    let mut other = cfg.clone();
+    other.vrid = 52;
+    assert_eq!(
+        r.reconfigure(t0, other),
+        Err(ReconfigureError::Vrid { from: 51, to: 52 })
+    );
+    let mut other = cfg6(100, 1, 100);
+    other.priority = 200;
+    assert!(matches!(
+        r.reconfigure(t0, other),
+        Err(ReconfigureError::Family { .. })
+    ));
+    let mut other = cfg.clone();
+    other.version = Version::V2;
+    assert!(matches!(
+        r.reconfigure(t0, other),
+        Err(ReconfigureError::Version { .. })
+    ));
+    assert_eq!(r.config(), &cfg);
+    assert_eq!(drain(&mut r), vec![]);
+}
+
+/// A shorter interval while Active: the next advert is due one new interval
+/// from now if that is sooner; it carries the new interval.
+#[test]
+fn reconfigure_advert_interval_while_active() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(255, 1, 100);
+    let mut r = started(cfg.clone(), t0);
+    let now = t0 + ms(200);
+    run(&mut r, t0, now);
+    cfg.advert_interval_cs = 10;
+    r.reconfigure(now, cfg).unwrap();
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.poll_timeout(), Some(now + ms(100)));
+    r.handle_timeout(now + ms(100));
+    assert_eq!(
+        drain(&mut r),
+        vec![Action::SendAdvert {
+            priority: 255,
+            max_advert_interval_cs: 10
+        }]
+    );
+}

@@ -1086,6 +1086,16 @@ impl VirtualRouter {
 
     /// RFC 9568 6.4.2, "If an ADVERTISEMENT is received".
     fn backup_receive(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
+        // Make-before-break: a new Active router is heard (whether we follow
+        // it or discard it to preempt it); it has one Advertisement_Interval
+        // (its own) to announce itself.
+        if advert.priority != 0
+            && let Some(r) = self.release.as_mut()
+            && r.at.is_none()
+        {
+            let interval = timers::cs_to_duration(advert.max_advert_interval_cs.max(1));
+            r.at = Some(later(now, interval).min(r.cap));
+        }
         if advert.priority == 0 {
             // The Active router is leaving: wait only Skew_Time.
             self.active_router = None;
@@ -1104,17 +1114,6 @@ impl VirtualRouter {
             self.preempt_hold_until = None;
         }
         self.follow(now, src, advert);
-        // Make-before-break: the new Active router is heard; it has one
-        // Advertisement_Interval (its own) to announce itself.
-        if let Some(r) = self.release.as_mut()
-            && r.at.is_none()
-        {
-            let at = later(
-                now,
-                timers::cs_to_duration(advert.max_advert_interval_cs.max(1)),
-            );
-            r.at = Some(at.min(r.cap));
-        }
     }
 
     /// Accept `src` as the Active router (RFC 9568 6.4.2): remember it,
