@@ -1675,6 +1675,8 @@ fn core_config(cfg: &config::Router, primary_address: IpAddr) -> core::RouterCon
     c.announce.interval = cfg.announce.interval;
     c.announce.refresh = cfg.announce.refresh;
     c.announce.refresh_repeat = u32::from(cfg.announce.refresh_repeat);
+    c.address_list_check = cfg.address_list_check;
+    c.make_before_break = cfg.make_before_break;
     if let Some(pass) = &cfg.auth_pass
         && let Some(data) = wire::vrrp::v2_simple_text(pass)
     {
