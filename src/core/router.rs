@@ -1073,8 +1073,9 @@ impl VirtualRouter {
                 priority = advert.priority,
                 received = advert.addresses.len(),
                 configured = self.cfg.addresses.len(),
-                "advertisement from {src} lists other addresses than ours ({}; at most one line a minute): another cluster on our VRID?",
-                if processed { "still processed" } else { "dropped" }
+                "advertisement from {src}: address list differs from ours ({}; at most one line a minute): another cluster on VRID {}?",
+                if processed { "still processed" } else { "dropped" },
+                self.cfg.vrid
             );
         }
         if processed {
