@@ -1206,9 +1206,13 @@ impl VirtualRouter {
     /// longer than one Advertisement_Interval (ours or its, the larger) in
     /// one run, it is a split brain: counted once per run, reported at most
     /// once per [`SPLIT_BRAIN_REPORT_PERIOD`] per router, whatever the
-    /// sources. A run ends after Master_Down_Interval without such adverts.
+    /// sources. A run ends after three such intervals without such adverts
+    /// (a Master_Down_Interval, without the skew).
     fn note_peer_active(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
-        let quiet = self.master_down_interval();
+        let allowed = self
+            .advert_interval()
+            .max(timers::cs_to_duration(advert.max_advert_interval_cs));
+        let quiet = allowed * 3;
         let episode = match self.peer_active {
             Some(e) if now <= later(e.last, quiet) => PeerActiveEpisode { last: now, ..e },
             _ => PeerActiveEpisode {
@@ -1218,9 +1222,6 @@ impl VirtualRouter {
             },
         };
         self.peer_active = Some(episode);
-        let allowed = self
-            .advert_interval()
-            .max(timers::cs_to_duration(advert.max_advert_interval_cs));
         if now.saturating_duration_since(episode.since) <= allowed {
             return;
         }
