@@ -482,3 +482,63 @@ fn ipv6_ha_vip_sends_from_link_local_with_the_configured_list() {
         lab.log(kp)
     );
 }
+
+/// IPv6 unicast: with the source always link-local (`source_address` may
+/// not be global any more), peers are listed by their link-local
+/// addresses, and two ha-vip nodes elect one Active router that way.
+#[test]
+fn ipv6_unicast_peers_by_link_local_address() {
+    let mut lab = Lab::new("rfc-v6-uni");
+    let a = lab.add_node("a", 11);
+    let b = lab.add_node("b", 12);
+    // EUI-64 link-locals of the lab's MACs 02:00:00:00:01:0b, 02:00:00:00:02:0c.
+    let (ll_a, ll_b) = ("fe80::ff:fe00:10b", "fe80::ff:fe00:20c");
+    let pa = lab.start_ha_vip(
+        a,
+        &[(
+            "vip",
+            ha_router(
+                52,
+                150,
+                "2001:db8::100/64",
+                "100ms",
+                &format!("unicast_peers = [\"{ll_b}\"]"),
+            ),
+        )],
+        None,
+    );
+    let pb = lab.start_ha_vip(
+        b,
+        &[(
+            "vip",
+            ha_router(
+                52,
+                100,
+                "2001:db8::100/64",
+                "100ms",
+                &format!("unicast_peers = [\"{ll_a}\"]"),
+            ),
+        )],
+        None,
+    );
+    let (sa, sb) = (sock_of(&lab, a, pa), sock_of(&lab, b, pb));
+    let ok = wait_until(SETTLE, || {
+        state(&sa) == "Active"
+            && state(&sb) == "Backup"
+            && lab.holders(&[a, b], VIP6) == vec![a]
+            && counter(&sb, "vrrpv3StatisticsRcvdAdvertisements") > 5
+    });
+    assert!(
+        ok,
+        "a {} b {}, holders {:?}\n{}",
+        state(&sa),
+        state(&sb),
+        lab.holders(&[a, b], VIP6),
+        lab.logs()
+    );
+    assert_eq!(
+        status_json(&sb)["routers"][0]["active_router"]["address"].as_str(),
+        Some(ll_a)
+    );
+    assert_eq!(counter(&sb, "unicastPeerErrors"), 0);
+}
