@@ -1297,3 +1297,23 @@ fn reconfigure_lowering_the_priority_below_a_backup_hands_over_once() {
     );
     assert_eq!(removed(&sim, 0), vec![took_over + ms(1) + secs(1)]);
 }
+
+/// A tracked check lowers the Active router's priority below a healthy
+/// Backup's: the Backup preempts one Master_Down_Interval after the last
+/// advert at the old priority; the old Active router removes the addresses
+/// one interval after that Backup's first advert reached it.
+#[test]
+fn make_before_break_when_a_check_lowers_the_priority() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim.set_tracked(a, "apiserver", -60, true);
+    sim.run_until(sim.at(secs(20)));
+    let took_over = us(10_415_062 + 3_609_375);
+    assert_eq!(added(&sim, b), vec![took_over]);
+    assert_eq!(removed(&sim, a), vec![took_over + ms(1) + secs(1)]);
+    // Bound: a's Master_Down_Interval at 90 from the yield, 3.648437 s.
+    assert!(secs(1) < us(3_648_437));
+}
