@@ -16,6 +16,7 @@ mod hostile;
 mod k8s;
 mod lab;
 mod ops;
+mod rfc_rules;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -11,6 +11,7 @@ network namespace:
         --seconds 3 --vrid 51 --priority 100
     hostile.py ... flood --seconds 3 --spoof   # VRID and source vary per packet
     hostile.py ... flood --seconds 3 --alternate-lists --priority 100
+    hostile.py --iface eth0 --dst 224.0.0.18 --priority 254 --count 30 --gap 0.1 other-list
 
 Every VRRP message is assembled here byte by byte (struct), its checksum
 computed by `inet_checksum` (RFC 1071), so each case carries exactly the one
@@ -145,6 +146,10 @@ def case_message(case, src, dst, vrid, prio):
         # Count says 1 with three addresses.
         extra = (IPv4Address("192.0.2.101"), IPv4Address("192.0.2.102"))
         return ok(v3(vrid, prio, count=1, addrs=(VIP,) + extra)), 255
+    if case == "other-list":
+        # Well formed, but for another cluster's VIP (192.0.2.200): RFC 9568
+        # 7.1, a receiver that checks the list drops it unless priority 255.
+        return ok(v3(vrid, prio, addrs=(IPv4Address("192.0.2.200"),))), 255
     if case == "count-zero":
         # RFC 9568 section 5.2.5: at least one address.
         return ok(v3(vrid, prio, count=0, addrs=())), 255
@@ -269,6 +274,8 @@ def main():
     ap.add_argument("--vrid", type=int, default=51)
     ap.add_argument("--priority", type=int, default=250)
     ap.add_argument("--count", type=int, default=1)
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="seconds between two sends of a case (a sender at its interval)")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--spoof", action="store_true",
                     help="flood: vary (source, VRID) over 5060 pairs, none VRID 51")
@@ -302,7 +309,9 @@ def main():
         return
     msg, ttl = case_message(args.case, src, dst, args.vrid, args.priority)
     frames = frames_for(msg, ttl, src, dst, dst_mac, own_mac)
-    for _ in range(args.count):
+    for i in range(args.count):
+        if i and args.gap:
+            time.sleep(args.gap)
         for f in frames:
             sock.send(f)
     print(json.dumps({"case": args.case, "sent": args.count, "frames": len(frames)}))

@@ -8,7 +8,7 @@ mod core_common;
 
 use core_common::*;
 use ha_vip::core::sim::{Event, Link, Sim};
-use ha_vip::core::{Reason, State};
+use ha_vip::core::{AddressListCheck, Reason, State};
 use std::time::Instant;
 
 fn lan(delay: std::time::Duration) -> Sim {
@@ -712,14 +712,36 @@ fn single_loss_does_not_flap_and_runs_repeat() {
     assert!(lost > 10, "30 % loss over 300 adverts loses some: {lost}");
 }
 
-/// A peer advertising another address list (misconfigured): counted on the
-/// receiver, and the election still runs on its adverts (keepalived does
-/// the same).
+/// A peer advertising another address list (a second cluster on our VRID):
+/// RFC 9568 7.1, its adverts are dropped, so it cannot take the VIP from
+/// us, nor our Backups follow it. (Before, the advert was processed and
+/// a stranger at priority 150 took the VIP away.)
 #[test]
-fn address_list_mismatch_still_elects() {
+fn address_list_mismatch_does_not_elect() {
     let mut sim = lan(ms(1));
     let a = sim.add_router(cfg4(150, 1, 100));
     let b = sim.add_router(cfg4(100, 2, 100));
+    sim.set_wire(
+        a,
+        ha_vip::core::sim::WireOverride {
+            addresses: Some(vec![v4(100), v4(101)]),
+            ..Default::default()
+        },
+    );
+    sim.start_all();
+    sim.run_until(sim.at(secs(10)));
+    // Both Active: b never accepted a's adverts, and a drops b's.
+    assert_eq!(sim.active_routers(), vec![a, b]);
+    let c = sim.router(b).counters();
+    assert_eq!(c.rcvd_advertisements, 0);
+    assert!(c.address_list_drops >= 6, "{c:?}");
+    assert_eq!(c.address_list_errors, c.address_list_drops);
+    // Explicitly relaxed, the old behaviour: the election runs on them.
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let mut relaxed = cfg4(100, 2, 100);
+    relaxed.address_list_check = AddressListCheck::Off;
+    let b = sim.add_router(relaxed);
     sim.set_wire(
         a,
         ha_vip::core::sim::WireOverride {
@@ -733,6 +755,7 @@ fn address_list_mismatch_still_elects() {
     let heard = sim.router(b).counters().rcvd_advertisements;
     assert!(heard >= 6);
     assert_eq!(sim.router(b).counters().address_list_errors, heard);
+    assert_eq!(sim.router(b).counters().address_list_drops, 0);
 }
 
 /// A v2 advert reaching a v3 router is dropped as a version error.
@@ -777,4 +800,521 @@ fn priority_zero_with_two_backups() {
         sim.router(c).active_router().map(|r| r.address),
         Some(v4(2))
     );
+}
+
+// ----- RFC 9568 7.1 / 6.4.3: the address owner ------------------------------
+
+/// Two routers both configured as the address owner (a misconfiguration):
+/// each processes the other's priority-255 adverts (RFC 9568 erratum 8298),
+/// so the equal-priority tie-break leaves the larger address Active rather
+/// than both Active for ever.
+#[test]
+fn two_owners_resolve_by_the_larger_address() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(255, 1, 100));
+    let b = sim.add_router(cfg4(255, 2, 100));
+    sim.start_all();
+    sim.run_until(sim.at(secs(10)));
+    assert_eq!(sim.active_routers(), vec![b]);
+    assert_eq!(
+        sim.transitions(a).last().copied(),
+        Some((
+            ms(1),
+            State::Active,
+            State::Backup,
+            Reason::EqualPriorityHigherAddress
+        ))
+    );
+}
+
+/// The owner discards a lower-priority Active router's adverts: it never
+/// answers them (before, each was answered with an advert and an ARP
+/// burst), and its own adverts make the other yield.
+#[test]
+fn owner_discards_a_lower_active_router() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(255, 1, 100));
+    let b = sim.add_router(cfg4(254, 2, 100));
+    // b does not hear a for 10 s (a one-way fault), so both are Active.
+    sim.set_link(
+        a,
+        b,
+        Link {
+            delay: ms(1),
+            loss: 1.0,
+        },
+    );
+    sim.start_all();
+    sim.run_until(sim.at(secs(10)));
+    assert_eq!(sim.active_routers(), vec![a, b]);
+    let c = sim.router(a).counters();
+    assert!(c.owner_discards >= 6, "{c:?}");
+    assert_eq!(c.rcvd_advertisements, 0);
+    // The owner's adverts: only its own, once a second from 0.
+    let sent: Vec<_> = sim.sent(a).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(sent, (0..=10).map(secs).collect::<Vec<_>>());
+    sim.set_link(
+        a,
+        b,
+        Link {
+            delay: ms(1),
+            loss: 0.0,
+        },
+    );
+    sim.run_until(sim.at(secs(12)));
+    assert_eq!(sim.active_routers(), vec![a]);
+    assert_eq!(
+        sim.transitions(b).last().copied(),
+        Some((
+            secs(11) + ms(1),
+            State::Active,
+            State::Backup,
+            Reason::HigherPriorityAdvert
+        ))
+    );
+}
+
+// ----- make-before-break ------------------------------------------------------
+
+/// Instants of router `i`'s events matching `f`.
+fn at_of(sim: &Sim, i: usize, f: impl Fn(&Event) -> bool) -> Vec<std::time::Duration> {
+    sim.events(i)
+        .into_iter()
+        .filter(|(_, e)| f(e))
+        .map(|(t, _)| t)
+        .collect()
+}
+
+fn removed(sim: &Sim, i: usize) -> Vec<std::time::Duration> {
+    at_of(sim, i, |e| matches!(e, Event::RemoveAddresses))
+}
+
+fn added(sim: &Sim, i: usize) -> Vec<std::time::Duration> {
+    at_of(sim, i, |e| matches!(e, Event::AddAddresses))
+}
+
+/// Preemption by a higher router: the old Active router keeps the
+/// addresses until one Advertisement_Interval after the new Active
+/// router's first advert reached it, well inside Master_Down_Interval.
+#[test]
+fn make_before_break_on_preemption() {
+    for mbb in [true, false] {
+        let mut sim = lan(ms(1));
+        let mut ca = cfg4(100, 1, 100);
+        ca.make_before_break = mbb;
+        let a = sim.add_router(ca);
+        let b = sim.add_router(cfg4(200, 2, 100));
+        sim.start(a);
+        sim.run_until(sim.at(secs(5)));
+        sim.start(b);
+        sim.run_until(sim.at(secs(20)));
+        // b: Master_Down_Interval at 200 from its start: 3 s + 56/256 s.
+        let took_over = secs(5) + us(3_218_750);
+        assert_eq!(added(&sim, b), vec![took_over]);
+        let heard = took_over + ms(1);
+        assert_eq!(
+            sim.transitions(a).last().copied(),
+            Some((
+                heard,
+                State::Active,
+                State::Backup,
+                Reason::HigherPriorityAdvert
+            ))
+        );
+        if mbb {
+            // One of b's intervals after its first advert reached a; a's
+            // Master_Down_Interval (3.609375 s) would be the bound.
+            assert_eq!(removed(&sim, a), vec![heard + secs(1)]);
+            assert!(secs(1) < us(3_609_375));
+            assert_eq!(sim.router(a).counters().held_releases, 1);
+        } else {
+            assert_eq!(removed(&sim, a), vec![heard]);
+        }
+        // An ordinary preemption is not a split brain on either side.
+        for i in [a, b] {
+            assert_eq!(sim.router(i).counters().split_brain_events, 0);
+            assert!(at_of(&sim, i, |e| matches!(e, Event::PeerActive { .. })).is_empty());
+        }
+    }
+}
+
+/// The daemon's `[-]shutdown` path: the check fails (priority 150 -> 90)
+/// and the router hands over (priority 0). The Backup takes over after its
+/// Skew_Time; the old Active router removes the addresses one interval
+/// after hearing it, not at the hand-over.
+#[test]
+fn make_before_break_on_handover() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim.set_tracked(a, "apiserver", -60, true);
+    sim.handover(a);
+    sim.run_until(sim.at(secs(20)));
+    // b hears priority 0 at 10.501 s and waits Skew_Time at 100.
+    let took_over = ms(10_501) + us(609_375);
+    assert_eq!(added(&sim, b), vec![took_over]);
+    assert_eq!(
+        sim.transitions(b).last().copied(),
+        Some((
+            took_over,
+            State::Backup,
+            State::Active,
+            Reason::PriorityZeroReceived
+        ))
+    );
+    let release = took_over + ms(1) + secs(1);
+    assert_eq!(removed(&sim, a), vec![release]);
+    // Never after a's Master_Down_Interval at 90 from the hand-over.
+    assert!(release - ms(10_500) < us(3_648_437));
+    assert_eq!(sim.active_routers(), vec![b]);
+}
+
+/// The bound: the new Active router is heard late (a slow return path),
+/// so the hold ends at Master_Down_Interval after the hand-over exactly.
+#[test]
+fn make_before_break_never_holds_past_master_down_interval() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim.set_link(
+        b,
+        a,
+        Link {
+            delay: ms(2_900),
+            loss: 0.0,
+        },
+    );
+    sim.set_tracked(a, "apiserver", -60, true);
+    sim.handover(a);
+    sim.run_until(sim.at(secs(20)));
+    let took_over = ms(10_501) + us(609_375);
+    assert_eq!(added(&sim, b), vec![took_over]);
+    // Heard at took_over + 2.9 s = 14.010375 s; plus 1 s is past the bound
+    // 10.5 s + 3.648437 s (Master_Down_Interval at 90).
+    assert_eq!(removed(&sim, a), vec![ms(10_500) + us(3_648_437)]);
+}
+
+/// Nobody takes over: at Master_Down_Interval the router becomes Active
+/// again with the addresses it still holds: no remove-then-add flap.
+#[test]
+fn make_before_break_alone_keeps_the_addresses() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim.handover(a);
+    sim.run_until(sim.at(secs(20)));
+    assert_eq!(removed(&sim, a), vec![]);
+    assert_eq!(added(&sim, a), vec![us(3_414_062)]);
+    assert_eq!(
+        sim.transitions(a).last().copied(),
+        Some((
+            ms(10_500) + us(3_414_062),
+            State::Backup,
+            State::Active,
+            Reason::MasterDownTimerExpired
+        ))
+    );
+    assert!(sim.router(a).holds_addresses());
+}
+
+/// A shutdown of ha-vip itself, or the interface going down, removes the
+/// addresses at once: also during a make-before-break hold.
+#[test]
+fn shutdown_and_interface_down_remove_at_once() {
+    // Shutdown while Active.
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim.shutdown(a);
+    sim.run_until(sim.at(secs(20)));
+    assert_eq!(removed(&sim, a), vec![ms(10_500)]);
+    assert_eq!(added(&sim, b), vec![ms(10_501) + us(609_375)]);
+    // Interface down while Active.
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    sim.add_router(cfg4(100, 2, 100));
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim.interface_down(a);
+    sim.run_until(sim.at(secs(20)));
+    assert_eq!(removed(&sim, a), vec![ms(10_500)]);
+    // Shutdown, and interface down, during a hold.
+    for down in [false, true] {
+        let mut sim = lan(ms(1));
+        let a = sim.add_router(cfg4(150, 1, 100));
+        sim.add_router(cfg4(100, 2, 100));
+        sim.start_all();
+        sim.run_until(sim.at(ms(10_500)));
+        sim.set_tracked(a, "apiserver", -60, true);
+        sim.handover(a);
+        sim.run_until(sim.at(ms(11_200)));
+        assert!(sim.router(a).holds_addresses());
+        assert_eq!(
+            sim.router(a).release_due(),
+            Some(sim.at(ms(12_111) + us(375)))
+        );
+        if down {
+            sim.interface_down(a);
+        } else {
+            sim.shutdown(a);
+        }
+        sim.run_until(sim.at(secs(20)));
+        assert_eq!(removed(&sim, a), vec![ms(11_200)]);
+        assert!(!sim.router(a).holds_addresses());
+    }
+}
+
+// ----- all unhealthy -----------------------------------------------------------
+
+/// Three routers 150/140/130, each with a check of weight -50, failing in
+/// turn, 10 s apart, in every order. The VIP moves only when its holder
+/// fails while a healthy router is left (to the best healthy one); once all
+/// three fail, it does not move at all, for a minute. Before, the
+/// reshuffled priorities moved it once more (e.g. order 0, 1, 2: 80 < 100).
+#[test]
+fn all_unhealthy_the_vip_does_not_move() {
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    let base = [150u8, 140, 130];
+    for order in orders {
+        let mut sim = lan(ms(1));
+        for (i, p) in base.iter().enumerate() {
+            sim.add_router(cfg4(*p, i as u8 + 1, 100));
+        }
+        sim.start_all();
+        sim.run_until(sim.at(secs(10)));
+        assert_eq!(sim.active_routers(), vec![0]);
+        let mut holder = 0;
+        let mut healthy = vec![0, 1, 2];
+        let mut expected_moves = 0;
+        for (k, &f) in order.iter().enumerate() {
+            sim.run_until(sim.at(secs(10 + 10 * k as u64)));
+            sim.set_tracked(f, "apiserver", -50, true);
+            healthy.retain(|&h| h != f);
+            if f == holder
+                && let Some(&best) = healthy.iter().min()
+            {
+                holder = best;
+                expected_moves += 1;
+            }
+            sim.run_until(sim.at(secs(19 + 10 * k as u64)));
+            assert_eq!(
+                sim.active_routers(),
+                vec![holder],
+                "order {order:?}, step {k}"
+            );
+        }
+        let all_failed = sim.elapsed();
+        sim.run_until(sim.at(secs(30) + secs(60)));
+        let moves: Vec<_> = (0..3)
+            .flat_map(|i| sim.transitions(i))
+            .filter(|(t, _, to, _)| *t > secs(10) && *to == State::Active)
+            .collect();
+        assert_eq!(moves.len(), expected_moves, "order {order:?}: {moves:?}");
+        assert!(
+            moves.iter().all(|(t, ..)| *t < all_failed),
+            "order {order:?}: a move after all failed: {moves:?}"
+        );
+        assert_eq!(sim.active_routers(), vec![holder], "order {order:?}");
+    }
+}
+
+/// All failing: a failing Backup still takes over when the Active router
+/// goes silent, or sends priority 0.
+#[test]
+fn a_failing_backup_still_takes_over_from_a_silent_or_leaving_active() {
+    for leave in [false, true] {
+        let mut sim = lan(ms(1));
+        let a = sim.add_router(cfg4(130, 1, 100));
+        let b = sim.add_router(cfg4(150, 2, 100));
+        sim.start(a);
+        sim.run_until(sim.at(secs(5)));
+        sim.start(b);
+        sim.set_tracked(b, "apiserver", -50, true);
+        sim.run_until(sim.at(secs(15)));
+        // b (100, failing) does not preempt a (130)... nor a lower one:
+        sim.set_tracked(a, "apiserver", -50, true);
+        sim.run_until(sim.at(ms(20_500)));
+        assert_eq!(
+            sim.active_routers(),
+            vec![a],
+            "failing b does not preempt 80"
+        );
+        if leave {
+            sim.shutdown(a);
+            sim.run_until(sim.at(secs(30)));
+            // Skew_Time at 100.
+            assert_eq!(became_active(&sim, b), Some(ms(20_501) + us(609_375)));
+        } else {
+            sim.crash(a);
+            sim.run_until(sim.at(secs(30)));
+            let last = last_received(&sim, b, a).unwrap();
+            assert_eq!(became_active(&sim, b), Some(last + us(3_609_375)));
+        }
+        assert_eq!(sim.active_routers(), vec![b]);
+    }
+}
+
+// ----- split brain --------------------------------------------------------------
+
+/// A split brain that persists (a one-way fault: b never hears a): reported
+/// once it has lasted more than one interval, then at most once a minute,
+/// counted once.
+#[test]
+fn persistent_split_brain_is_reported_once_a_minute() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.set_link(
+        a,
+        b,
+        Link {
+            delay: ms(1),
+            loss: 1.0,
+        },
+    );
+    sim.start_all();
+    sim.run_until(sim.at(secs(200)));
+    assert_eq!(sim.active_routers(), vec![a, b]);
+    let heard: Vec<_> = at_of(&sim, a, |e| matches!(e, Event::Received { .. }));
+    let first = heard[0];
+    // The first of b's adverts more than one interval after its first.
+    let declared = *heard.iter().find(|t| **t - first > secs(1)).unwrap();
+    let mut expected = vec![declared];
+    for t in &heard {
+        if *t >= *expected.last().unwrap() + secs(60) {
+            expected.push(*t);
+        }
+    }
+    let reports = at_of(&sim, a, |e| {
+        matches!(e, Event::PeerActive { yielded: false, .. })
+    });
+    assert_eq!(reports, expected);
+    assert_eq!(reports.len(), 4);
+    assert_eq!(sim.router(a).counters().split_brain_events, 1);
+}
+
+// ----- reconfigure in place -------------------------------------------------------
+
+/// `reconfigure` through the harness; a no-op tracked object flushes the
+/// router's actions onto the LAN (the Sim has no reconfigure method yet).
+fn reconfigure(sim: &mut Sim, i: usize, cfg: ha_vip::core::RouterConfig) {
+    let now = sim.now();
+    if let Err(e) = sim.router_mut(i).reconfigure(now, cfg) {
+        panic!("reconfigure: {e}");
+    }
+    sim.set_tracked(i, "flush", 0, false);
+}
+
+fn three() -> Sim {
+    let mut sim = lan(ms(1));
+    for (i, p) in [150u8, 140, 130].iter().enumerate() {
+        sim.add_router(cfg4(*p, i as u8 + 1, 100));
+    }
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim
+}
+
+/// Raising the Active router's priority 150 -> 200 moves nothing and goes
+/// out in the next advert (at once).
+#[test]
+fn reconfigure_raising_the_priority_while_active_moves_nothing() {
+    let mut sim = three();
+    reconfigure(&mut sim, 0, cfg4(200, 1, 100));
+    sim.run_until(sim.at(secs(30)));
+    let after: Vec<_> = sim
+        .sent(0)
+        .into_iter()
+        .filter(|(t, _)| *t >= ms(10_500))
+        .collect();
+    assert_eq!(after.first().copied(), Some((ms(10_500), 200)));
+    assert!(after.iter().all(|(_, p)| *p == 200));
+    for i in 0..3 {
+        assert!(
+            sim.transitions(i).iter().all(|(t, ..)| *t < secs(10)),
+            "router {i}"
+        );
+    }
+    assert_eq!(removed(&sim, 0), vec![]);
+    for i in [1, 2] {
+        assert_eq!(
+            sim.router(i)
+                .active_router()
+                .map(|a| (a.address, a.priority)),
+            Some((v4(1), 200))
+        );
+    }
+}
+
+/// Lowering it to 120, below both Backups, hands over once: to the 140,
+/// when its Master_Down_Interval from the last advert at 150 runs out.
+#[test]
+fn reconfigure_lowering_the_priority_below_a_backup_hands_over_once() {
+    let mut sim = three();
+    reconfigure(&mut sim, 0, cfg4(120, 1, 100));
+    sim.run_until(sim.at(secs(30)));
+    assert_eq!(
+        sim.sent(0).iter().find(|(t, _)| *t >= ms(10_500)).copied(),
+        Some((ms(10_500), 120))
+    );
+    // Last advert at 150: 10.414062 s, heard 10.415062 s; MDI at 140 is
+    // 3 s + 116/256 s = 3.453125 s.
+    let took_over = us(10_415_062 + 3_453_125);
+    let moves: Vec<_> = (0..3)
+        .flat_map(|i| sim.transitions(i).into_iter().map(move |t| (i, t)))
+        .filter(|(_, (t, ..))| *t > secs(10))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (
+                0,
+                (
+                    took_over + ms(1),
+                    State::Active,
+                    State::Backup,
+                    Reason::HigherPriorityAdvert
+                )
+            ),
+            (
+                1,
+                (took_over, State::Backup, State::Active, Reason::Preempted)
+            ),
+        ]
+    );
+    assert_eq!(removed(&sim, 0), vec![took_over + ms(1) + secs(1)]);
+}
+
+/// A tracked check lowers the Active router's priority below a healthy
+/// Backup's: the Backup preempts one Master_Down_Interval after the last
+/// advert at the old priority; the old Active router removes the addresses
+/// one interval after that Backup's first advert reached it.
+#[test]
+fn make_before_break_when_a_check_lowers_the_priority() {
+    let mut sim = lan(ms(1));
+    let a = sim.add_router(cfg4(150, 1, 100));
+    let b = sim.add_router(cfg4(100, 2, 100));
+    sim.start_all();
+    sim.run_until(sim.at(ms(10_500)));
+    sim.set_tracked(a, "apiserver", -60, true);
+    sim.run_until(sim.at(secs(20)));
+    let took_over = us(10_415_062 + 3_609_375);
+    assert_eq!(added(&sim, b), vec![took_over]);
+    assert_eq!(removed(&sim, a), vec![took_over + ms(1) + secs(1)]);
+    // Bound: a's Master_Down_Interval at 90 from the yield, 3.648437 s.
+    assert!(secs(1) < us(3_648_437));
 }

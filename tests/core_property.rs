@@ -9,6 +9,12 @@
 //! The first property therefore draws distinct effective priorities; the
 //! second draws ties on purpose and starts everyone together, where the
 //! RFC promises the larger address wins.
+//!
+//! A router whose own tracked check fails does not preempt
+//! (docs/protocol.md, "All unhealthy"), so the first property lowers the
+//! priorities by reconfiguration, and a third one checks the health rule:
+//! with some checks failing, the Active router is the best one unless every
+//! router above it is failing, and a healthy best router is always Active.
 
 mod core_common;
 
@@ -31,6 +37,8 @@ struct Plan {
     start_at: u32,
     crash_at: Option<u32>,
     restart_after: Option<u32>,
+    /// Third property only: whether the tracked check fails at all.
+    fails: bool,
 }
 
 fn plan(effective: u8) -> impl Strategy<Value = Plan> {
@@ -40,15 +48,17 @@ fn plan(effective: u8) -> impl Strategy<Value = Plan> {
         0u32..100,
         prop::option::of(0u32..300),
         prop::option::of(1u32..300),
+        any::<bool>(),
     )
         .prop_map(
-            move |(weight, fail_at, start_at, crash_at, restart_after)| Plan {
+            move |(weight, fail_at, start_at, crash_at, restart_after, fails)| Plan {
                 effective,
                 weight,
                 fail_at,
                 start_at,
                 crash_at,
                 restart_after,
+                fails,
             },
         )
 }
@@ -69,7 +79,34 @@ enum Step {
     Restart,
 }
 
-fn run_plan(plans: &[Plan], interval_cs: u16, delays_us: &[u64], seed: u64) -> Sim {
+/// How a plan's `Fail` step lowers the priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lower {
+    /// `VirtualRouter::reconfigure` to the effective priority: no check is
+    /// failing, so the health rule plays no part.
+    Reconfigure,
+    /// A failing tracked check (only where `Plan::fails`).
+    TrackedCheck,
+}
+
+fn lower(sim: &mut Sim, i: usize, p: &Plan, interval_cs: u16, how: Lower) {
+    match how {
+        Lower::Reconfigure => {
+            let now = sim.now();
+            let cfg = cfg4(p.effective, i as u8 + 1, interval_cs);
+            if let Err(e) = sim.router_mut(i).reconfigure(now, cfg) {
+                panic!("reconfigure: {e}");
+            }
+        }
+        Lower::TrackedCheck => {
+            if p.fails {
+                sim.set_tracked(i, "check", -i32::from(p.weight), true);
+            }
+        }
+    }
+}
+
+fn run_plan(plans: &[Plan], interval_cs: u16, delays_us: &[u64], seed: u64, how: Lower) -> Sim {
     let mut sim = Sim::new(seed, Instant::now());
     let n = plans.len();
     for (i, p) in plans.iter().enumerate() {
@@ -108,12 +145,14 @@ fn run_plan(plans: &[Plan], interval_cs: u16, delays_us: &[u64], seed: u64) -> S
         let p = &plans[i];
         match step {
             Step::Start => sim.start(i),
-            Step::Fail => sim.set_tracked(i, "check", -i32::from(p.weight), true),
+            Step::Fail => lower(&mut sim, i, p, interval_cs, how),
             Step::Crash => sim.crash(i),
             Step::Restart => {
                 sim.restart(i);
-                // The restarted process sees its check failed again.
-                sim.set_tracked(i, "check", -i32::from(p.weight), true);
+                // The restarted process has its lowered priority again.
+                if at >= p.start_at + p.fail_at {
+                    lower(&mut sim, i, p, interval_cs, how);
+                }
             }
         }
     }
@@ -135,7 +174,7 @@ proptest! {
         // Delays up to a tenth of the interval, in microseconds.
         let max_delay_us = u64::from(interval_cs) * 10_000 / 10;
         let delays: Vec<u64> = delay_tenths.iter().map(|d| d * max_delay_us / 1000).collect();
-        let sim = run_plan(&plans, interval_cs, &delays, seed);
+        let sim = run_plan(&plans, interval_cs, &delays, seed, Lower::Reconfigure);
 
         let alive: Vec<usize> = (0..plans.len()).filter(|&i| sim.is_alive(i)).collect();
         let active = sim.active_routers();
@@ -151,6 +190,44 @@ proptest! {
                     let heard = sim.router(i).active_router().map(|a| a.address);
                     prop_assert_eq!(heard, Some(v4(best as u8 + 1)));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_router_does_not_preempt_but_a_healthy_best_one_wins(
+        plans in plans(),
+        interval_cs in prop::sample::select(vec![1u16, 10, 100, 300]),
+        delay_tenths in prop::collection::vec(0u64..=1000, 25),
+        seed in any::<u64>(),
+    ) {
+        let max_delay_us = u64::from(interval_cs) * 10_000 / 10;
+        let delays: Vec<u64> = delay_tenths.iter().map(|d| d * max_delay_us / 1000).collect();
+        let sim = run_plan(&plans, interval_cs, &delays, seed, Lower::TrackedCheck);
+
+        let alive: Vec<usize> = (0..plans.len()).filter(|&i| sim.is_alive(i)).collect();
+        let active = sim.active_routers();
+        if alive.is_empty() {
+            prop_assert!(active.is_empty());
+        } else {
+            prop_assert_eq!(active.len(), 1);
+            let holder = active[0];
+            let prio = |i: usize| sim.router(i).effective_priority();
+            let failing = |i: usize| sim.router(i).any_tracked_failing();
+            for &i in &alive {
+                // Nobody above the holder that could have preempted it.
+                if prio(i) > prio(holder) {
+                    prop_assert!(failing(i), "router {} above the holder {} is healthy", i, holder);
+                }
+                if i != holder {
+                    prop_assert_eq!(sim.router(i).state(), State::Backup);
+                    let heard = sim.router(i).active_router().map(|a| a.address);
+                    prop_assert_eq!(heard, Some(v4(holder as u8 + 1)));
+                }
+            }
+            let best = *alive.iter().max_by_key(|&&i| prio(i)).unwrap();
+            if !failing(best) {
+                prop_assert_eq!(holder, best);
             }
         }
     }

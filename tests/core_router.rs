@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use core_common::*;
 use ha_vip::core::{
-    Action, AnnounceConfig, DropReason, Reason, RouterConfig, State, VirtualRouter,
+    Action, AddressListCheck, AnnounceConfig, DropReason, Reason, RouterConfig, State,
+    VirtualRouter,
 };
 use ha_vip::wire::{Addresses, AdvertRepr, Auth, Family, Version};
 
@@ -163,27 +164,23 @@ fn leaving_active_cancels_pending_announces() {
     assert_eq!(r.state(), State::Active);
     r.handle_advert(t0 + secs(4), v4(2), &advert(200, 100))
         .unwrap();
+    // An ordinary preemption: no split brain reported (before, a
+    // PeerActive with `yielded: true` came first and was logged at WARN);
+    // the addresses are held (make-before-break).
     assert_eq!(
         drain(&mut r),
-        vec![
-            // Two Active routers: reported with both parties, then yielded.
-            Action::PeerActive {
-                peer: v4(2),
-                peer_priority: 200,
-                our_priority: 100,
-                yielded: true
-            },
-            Action::StateChanged {
-                from: State::Active,
-                to: State::Backup,
-                reason: Reason::HigherPriorityAdvert
-            },
-            Action::RemoveAddresses
-        ]
+        vec![Action::StateChanged {
+            from: State::Active,
+            to: State::Backup,
+            reason: Reason::HigherPriorityAdvert
+        }]
     );
-    assert_eq!(r.counters().split_brain_events, 1);
-    // Only the Master_Down_Timer is left: no second announce burst.
-    assert_eq!(r.poll_timeout(), Some(t0 + secs(4) + us(3_609_375)));
+    assert_eq!(r.counters().split_brain_events, 0);
+    // Left: the release one interval later, then the Master_Down_Timer;
+    // no second announce burst.
+    assert_eq!(r.poll_timeout(), Some(t0 + secs(5)));
+    let rest = run(&mut r, t0, t0 + secs(7));
+    assert_eq!(rest, vec![(secs(5), Action::RemoveAddresses)]);
 }
 
 /// A flood of lower-priority adverts (anyone on the link can send them) is
@@ -197,37 +194,46 @@ fn active_answers_lower_priority_once_per_interval() {
     run(&mut r, t0, t0 + secs(9));
     let now = t0 + ms(9_200);
     r.handle_advert(now, v4(2), &advert(100, 100)).unwrap();
-    assert_eq!(
-        drain(&mut r).len(),
-        7,
-        "the first one is reported and answered"
-    );
+    assert_eq!(drain(&mut r).len(), 6, "the first one is answered");
     for i in 1..100 {
         r.handle_advert(now + ms(i * 10 - 5), v4(3), &advert(100, 100))
             .unwrap();
     }
     assert_eq!(drain(&mut r), vec![], "answered once per interval");
     assert_eq!(r.state(), State::Active);
-    // Every one is counted as a split-brain event, reported or not.
-    assert_eq!(r.counters().split_brain_events, 100);
+    // Within one Advertisement_Interval of the first: not a split brain yet.
+    assert_eq!(r.counters().split_brain_events, 0);
     // One Advertisement_Interval after the answer, the next one is
-    // reported and answered again.
+    // answered again; still within the interval (not more than it).
     r.handle_advert(now + secs(1), v4(2), &advert(100, 100))
         .unwrap();
-    let mut expected = vec![
-        Action::PeerActive {
-            peer: v4(2),
+    let mut expected = vec![Action::SendAdvert {
+        priority: 150,
+        max_advert_interval_cs: 100,
+    }];
+    expected.extend([Action::Announce; 5]);
+    assert_eq!(drain(&mut r), expected);
+    // Past one interval: a split brain, counted once and reported once,
+    // whatever the (alternating, spoofed) sources.
+    for i in 1..=50u8 {
+        let src = v4(if i % 2 == 0 { 3 } else { 4 });
+        r.handle_advert(
+            now + secs(1) + ms(u64::from(i) * 10),
+            src,
+            &advert(100, 100),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        drain(&mut r),
+        vec![Action::PeerActive {
+            peer: v4(4),
             peer_priority: 100,
             our_priority: 150,
             yielded: false,
-        },
-        Action::SendAdvert {
-            priority: 150,
-            max_advert_interval_cs: 100,
-        },
-    ];
-    expected.extend([Action::Announce; 5]);
-    assert_eq!(drain(&mut r), expected);
+        }]
+    );
+    assert_eq!(r.counters().split_brain_events, 1);
 }
 
 #[test]
@@ -238,20 +244,12 @@ fn active_answers_lower_priority_at_once() {
     run(&mut r, t0, t0 + secs(9));
     let now = t0 + ms(9_200);
     r.handle_advert(now, v4(2), &advert(100, 100)).unwrap();
-    // The split brain reported with both parties, the answer, then
-    // keepalived's lower-priority announce burst.
-    let mut expected = vec![
-        Action::PeerActive {
-            peer: v4(2),
-            peer_priority: 100,
-            our_priority: 150,
-            yielded: false,
-        },
-        Action::SendAdvert {
-            priority: 150,
-            max_advert_interval_cs: 100,
-        },
-    ];
+    // The answer, then keepalived's lower-priority announce burst. Not a
+    // split brain: the other router has not persisted yet.
+    let mut expected = vec![Action::SendAdvert {
+        priority: 150,
+        max_advert_interval_cs: 100,
+    }];
     expected.extend([Action::Announce; 5]);
     assert_eq!(drain(&mut r), expected);
     // Adver_Timer restarted from the answer.
@@ -479,27 +477,61 @@ fn not_running_drops() {
     assert_eq!(r.state(), State::Initialize);
 }
 
-/// RFC 9568 7.1 / keepalived: an address list that differs is counted but
-/// the advert is still processed.
+/// RFC 9568 7.1: an address list that differs is counted and the advert
+/// dropped, unless its priority is 255 (the owner's) or the check is
+/// relaxed. (Before, it was counted and processed.)
 #[test]
-fn address_list_mismatch_is_counted_and_processed() {
+fn address_list_mismatch_is_dropped_unless_owner_or_relaxed() {
     let t0 = Instant::now();
-    let mut r = started(cfg4(100, 1, 100), t0);
     let other = [Ipv4Addr::new(192, 0, 2, 101)];
-    let adv = AdvertRepr {
+    let adv = |priority| AdvertRepr {
         addresses: Addresses::V4(&other),
-        ..advert(200, 100)
+        ..advert(priority, 100)
     };
     let now = t0 + secs(2);
-    assert_eq!(r.handle_advert(now, v4(2), &adv), Ok(()));
+    let mut r = started(cfg4(100, 1, 100), t0);
+    assert_eq!(
+        r.handle_advert(now, v4(2), &adv(200)),
+        Err(DropReason::AddressListMismatch)
+    );
     assert_eq!(r.counters().address_list_errors, 1);
-    assert_eq!(r.counters().rcvd_advertisements, 1);
-    // Processed: the Master_Down_Timer was reset from `now`.
+    assert_eq!(r.counters().address_list_drops, 1);
+    assert_eq!(r.counters().rcvd_advertisements, 0);
+    // Dropped: the Master_Down_Timer still runs from startup.
+    assert_eq!(r.poll_timeout(), Some(t0 + us(3_609_375)));
+    assert_eq!(r.active_router(), None);
+    // The owner's advert (priority 255) is processed whatever its list.
+    assert_eq!(r.handle_advert(now, v4(2), &adv(255)), Ok(()));
+    assert_eq!(r.counters().address_list_errors, 2);
+    assert_eq!(r.counters().address_list_drops, 1);
     assert_eq!(r.poll_timeout(), Some(now + us(3_609_375)));
+    // Relaxed by the operator: counted, processed.
+    let mut cfg = cfg4(100, 1, 100);
+    cfg.address_list_check = AddressListCheck::Off;
+    let mut r = started(cfg, t0);
+    assert_eq!(r.handle_advert(now, v4(2), &adv(200)), Ok(()));
+    assert_eq!(r.counters().address_list_errors, 1);
+    assert_eq!(r.counters().address_list_drops, 0);
     assert_eq!(
         r.active_router().map(|a| (a.address, a.priority)),
         Some((v4(2), 200))
     );
+    // keepalived's vrrp_skip_check_adv_addr: a new sender is checked, the
+    // Active router already followed is not (a rolling list change).
+    let mut cfg = cfg4(100, 1, 100);
+    cfg.address_list_check = AddressListCheck::SkipKnownActive;
+    let mut r = started(cfg, t0);
+    assert_eq!(
+        r.handle_advert(now, v4(2), &adv(200)),
+        Err(DropReason::AddressListMismatch)
+    );
+    assert_eq!(r.handle_advert(now, v4(2), &advert(200, 100)), Ok(()));
+    assert_eq!(r.handle_advert(now + secs(1), v4(2), &adv(200)), Ok(()));
+    assert_eq!(
+        r.handle_advert(now + secs(1), v4(3), &adv(210)),
+        Err(DropReason::AddressListMismatch)
+    );
+    assert_eq!(r.counters().address_list_drops, 2);
     // Order does not matter.
     let mut cfg = cfg4(100, 1, 100);
     cfg.addresses = vec![v4(100), v4(101)];
@@ -663,3 +695,114 @@ fn the_master_down_timer_is_never_served_early() {
 // The sweep that serves every Active router whose window is open is the
 // endpoint's: tests/core_endpoint.rs
 // (one_wake_up_serves_every_active_router_whose_window_is_open).
+
+/// RFC 9568 7.1: the address owner discards adverts below 255, priority 0
+/// included, and does not answer them (before: processed, answered with an
+/// advert and an ARP burst).
+#[test]
+fn owner_discards_adverts_below_255() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(255, 1, 100), t0);
+    assert_eq!(r.state(), State::Active);
+    let now = t0 + ms(9_200);
+    run(&mut r, t0, now);
+    for p in [254, 100, 1, 0] {
+        assert_eq!(
+            r.handle_advert(now, v4(2), &advert(p, 100)),
+            Err(DropReason::AddressOwner)
+        );
+    }
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.counters().owner_discards, 4);
+    assert_eq!(r.counters().rcvd_advertisements, 0);
+    assert_eq!(r.poll_timeout(), Some(t0 + secs(10)));
+    // Another owner: processed (the tie-break decides).
+    assert_eq!(r.handle_advert(now, v4(2), &advert(255, 100)), Ok(()));
+    assert_eq!(r.state(), State::Backup);
+}
+
+/// Address-list change while Active: the removed address goes, the new one
+/// comes, the new list is advertised at once and announced.
+#[test]
+fn reconfigure_address_list_while_active() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(255, 1, 100);
+    cfg.addresses = vec![v4(100), v4(101)];
+    let mut r = started(cfg.clone(), t0);
+    let now = t0 + ms(9_200);
+    run(&mut r, t0, now);
+    cfg.addresses = vec![v4(100), v4(102)];
+    r.reconfigure(now, cfg.clone()).unwrap();
+    let mut expected = vec![
+        Action::RemoveAddress(v4(101)),
+        Action::AddAddress(v4(102)),
+        Action::SendAdvert {
+            priority: 255,
+            max_advert_interval_cs: 100,
+        },
+    ];
+    expected.extend([Action::Announce; 5]);
+    assert_eq!(drain(&mut r), expected);
+    let listed: Vec<IpAddr> = r.advert_addresses().iter().collect();
+    assert_eq!(listed, vec![v4(100), v4(102)]);
+    assert_eq!(r.poll_timeout(), Some(now + secs(1)));
+    // A Backup holds nothing: only the list changes.
+    let mut cfg = cfg4(100, 1, 100);
+    let mut r = started(cfg.clone(), t0);
+    cfg.addresses = vec![v4(102)];
+    r.reconfigure(t0 + secs(1), cfg).unwrap();
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.config().addresses, vec![v4(102)]);
+}
+
+/// What cannot change in place is refused, and nothing changes.
+#[test]
+fn reconfigure_refuses_vrid_family_and_version() {
+    use ha_vip::core::ReconfigureError;
+    let t0 = Instant::now();
+    let cfg = cfg4(100, 1, 100);
+    let mut r = started(cfg.clone(), t0);
+    let mut other = cfg.clone();
+    other.vrid = 52;
+    assert_eq!(
+        r.reconfigure(t0, other),
+        Err(ReconfigureError::Vrid { from: 51, to: 52 })
+    );
+    let mut other = cfg6(100, 1, 100);
+    other.priority = 200;
+    assert!(matches!(
+        r.reconfigure(t0, other),
+        Err(ReconfigureError::Family { .. })
+    ));
+    let mut other = cfg.clone();
+    other.version = Version::V2;
+    assert!(matches!(
+        r.reconfigure(t0, other),
+        Err(ReconfigureError::Version { .. })
+    ));
+    assert_eq!(r.config(), &cfg);
+    assert_eq!(drain(&mut r), vec![]);
+}
+
+/// A shorter interval while Active: the next advert is due one new interval
+/// from now if that is sooner; it carries the new interval.
+#[test]
+fn reconfigure_advert_interval_while_active() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(255, 1, 100);
+    let mut r = started(cfg.clone(), t0);
+    let now = t0 + ms(200);
+    run(&mut r, t0, now);
+    cfg.advert_interval_cs = 10;
+    r.reconfigure(now, cfg).unwrap();
+    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(r.poll_timeout(), Some(now + ms(100)));
+    r.handle_timeout(now + ms(100));
+    assert_eq!(
+        drain(&mut r),
+        vec![Action::SendAdvert {
+            priority: 255,
+            max_advert_interval_cs: 10
+        }]
+    );
+}

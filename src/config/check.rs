@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use crate::wire::{Family, Version};
 
 use super::{
-    ChecksumAccept, ChecksumForm, Config, Diagnostic, LogFormat, Router, interface_exists, load_dir,
+    AddressListCheck, ChecksumAccept, ChecksumForm, Config, Diagnostic, LogFormat, Router,
+    interface_exists, load_dir,
 };
 
 /// Arguments of `ha-vip check`.
@@ -226,6 +227,12 @@ pub fn router_line(r: &Router) -> String {
     } else {
         ", no accept_mode"
     });
+    if r.address_list_check != AddressListCheck::Strict {
+        let _ = write!(s, ", address_list_check {}", r.address_list_check.as_str());
+    }
+    if !r.make_before_break {
+        s.push_str(", no make_before_break");
+    }
     if r.virtual_mac {
         let _ = write!(
             s,

@@ -34,8 +34,8 @@ pub use daemon::{
 };
 pub use diag::{ConfigErrors, Diagnostic, Location};
 pub use router::{
-    Announce, Checksum, ChecksumAccept, ChecksumForm, OWNER_PRIORITY, Router, Track,
-    VirtualAddress, valid_interface_name,
+    AddressListCheck, Announce, Checksum, ChecksumAccept, ChecksumForm, OWNER_PRIORITY, Router,
+    Track, VirtualAddress, valid_interface_name,
 };
 
 use diag::FileDiags;

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::core::AddressListCheck;
 use crate::wire::{Family, Version};
 
 use super::diag::{FileDiags, Location};
@@ -73,6 +74,13 @@ pub struct Router {
     /// VRRPv2 simple-text password (RFC 3768 auth type 1), 1 to 8 bytes.
     /// For old peers only: it is sent in clear and protects nothing.
     pub auth_pass: Option<String>,
+    /// What to do with an advert listing other addresses than ours (RFC
+    /// 9568 7.1): `strict` drops it (the default).
+    pub address_list_check: AddressListCheck,
+    /// Keep the addresses, when giving the VIP up while this node still
+    /// serves, until the new Active router has been heard plus one
+    /// Advertisement_Interval (at most Master_Down_Interval).
+    pub make_before_break: bool,
 }
 
 impl Router {
@@ -345,6 +353,26 @@ pub(crate) fn parse_router(
         Got::Absent => Some(None),
         Got::Invalid => None,
     };
+    let address_list_check = match t.string(d, "address_list_check") {
+        Got::Set(s, span) => match s.as_str() {
+            "strict" => Some(AddressListCheck::Strict),
+            "skip-known-active" => Some(AddressListCheck::SkipKnownActive),
+            "off" => Some(AddressListCheck::Off),
+            _ => {
+                d.error(
+                    &span,
+                    "address_list_check",
+                    format!(
+                        "must be \"strict\", \"skip-known-active\" or \"off\", got {s:?} (RFC 9568 section 7.1; docs/configuration.md)"
+                    ),
+                );
+                None
+            }
+        },
+        Got::Absent => Some(AddressListCheck::Strict),
+        Got::Invalid => None,
+    };
+    let make_before_break = t.bool(d, "make_before_break").or(true);
     let notify_timeout = match t.duration(d, "notify_timeout") {
         Got::Set(v, span) if v.is_zero() || v > Duration::from_secs(600) => {
             d.error(&span, "notify_timeout", "must be in 1ms..=10m");
@@ -420,6 +448,8 @@ pub(crate) fn parse_router(
             track: track.as_ref()?.iter().map(|(t, _)| t.clone()).collect(),
             track_k8s: track_k8s?,
             auth_pass: auth_pass?,
+            address_list_check: address_list_check?,
+            make_before_break: make_before_break?,
         },
         vrid_at: d.location(&vrid_span?),
         address_at,
@@ -727,6 +757,18 @@ fn read_source(
         );
         return None;
     }
+    if let IpAddr::V6(v6) = addr
+        && !v6.is_unicast_link_local()
+    {
+        d.error(
+            &span,
+            "source_address",
+            format!(
+                "{addr} is not a link-local address: IPv6 adverts are sent from the interface's link-local address (fe80::/10, RFC 9568 section 5.1.2.1); remove the key to use the interface's own"
+            ),
+        );
+        return None;
+    }
     Some(Some(addr))
 }
 
@@ -900,5 +942,74 @@ mod tests {
         assert!(!valid_interface_name("../etc"));
         assert!(!valid_interface_name(".."));
         assert!(!valid_interface_name("eth 0"));
+    }
+
+    /// A directory with one router file `routers/vip.toml`.
+    fn load(text: &str) -> Result<crate::config::Config, crate::config::ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("routers")).unwrap();
+        std::fs::write(dir.path().join("routers/vip.toml"), text).unwrap();
+        crate::config::load_dir(dir.path())
+    }
+
+    const V6: &str = "interface = \"eth0\"\nvrid = 51\naddresses = [\"2001:db8::100/64\"]\n";
+    const V4: &str = "interface = \"eth0\"\nvrid = 51\naddresses = [\"192.0.2.100/24\"]\n";
+
+    #[test]
+    fn ipv6_source_address_must_be_link_local() {
+        let e = load(&format!("{V6}source_address = \"2001:db8::1\"\n")).unwrap_err();
+        let d = e
+            .errors
+            .iter()
+            .find(|d| d.key.as_deref() == Some("source_address"))
+            .unwrap();
+        let loc = d.location.unwrap();
+        assert_eq!((loc.line, loc.column), (4, 18));
+        let text = d.to_string();
+        assert!(
+            text.contains("routers/vip.toml:4:18: source_address: "),
+            "{text}"
+        );
+        assert!(text.contains("not a link-local address"), "{text}");
+        assert!(text.contains("5.1.2.1"), "{text}");
+        let c = load(&format!("{V6}source_address = \"fe80::1\"\n")).unwrap();
+        assert_eq!(
+            c.routers[0].source_address,
+            Some("fe80::1".parse().unwrap())
+        );
+        // IPv4 sources are not affected.
+        load(&format!("{V4}source_address = \"198.51.100.1\"\n")).unwrap();
+    }
+
+    #[test]
+    fn address_list_check_and_make_before_break_keys() {
+        let c = load(V4).unwrap();
+        assert_eq!(c.routers[0].address_list_check, AddressListCheck::Strict);
+        assert!(c.routers[0].make_before_break);
+        for (v, want) in [
+            ("strict", AddressListCheck::Strict),
+            ("skip-known-active", AddressListCheck::SkipKnownActive),
+            ("off", AddressListCheck::Off),
+        ] {
+            let c = load(&format!(
+                "{V4}address_list_check = \"{v}\"\nmake_before_break = false\n"
+            ))
+            .unwrap();
+            assert_eq!(c.routers[0].address_list_check, want);
+            assert_eq!(want.as_str(), v);
+            assert!(!c.routers[0].make_before_break);
+        }
+        let e = load(&format!("{V4}address_list_check = \"loose\"\n")).unwrap_err();
+        let d = e
+            .errors
+            .iter()
+            .find(|d| d.key.as_deref() == Some("address_list_check"))
+            .unwrap();
+        let text = d.to_string();
+        assert!(text.contains("routers/vip.toml:4:"), "{text}");
+        assert!(
+            text.contains("\"strict\", \"skip-known-active\" or \"off\""),
+            "{text}"
+        );
     }
 }

@@ -29,6 +29,13 @@ pub enum DropReason {
     InvalidInterval,
     /// The router is in Initialize (not started, shut down, interface down).
     NotRunning,
+    /// The address list differs from ours and the sender is not the address
+    /// owner (RFC 9568 7.1: MUST drop unless the priority is 255).
+    AddressListMismatch,
+    /// We are the address owner (priority 255) and the advert's priority is
+    /// below 255 (RFC 9568 7.1: the owner discards; see docs/protocol.md for
+    /// why another owner's priority-255 advert is still processed).
+    AddressOwner,
 }
 
 impl DropReason {
@@ -45,6 +52,8 @@ impl DropReason {
             DropReason::IntervalMismatch => "vrrpv3StatisticsAdvIntervalErrors",
             DropReason::InvalidInterval => "invalidIntervalErrors",
             DropReason::NotRunning => "notRunningDrops",
+            DropReason::AddressListMismatch => "addressListMismatch",
+            DropReason::AddressOwner => "addressOwnerDiscards",
         }
     }
 }
@@ -62,6 +71,10 @@ impl fmt::Display for DropReason {
             DropReason::IntervalMismatch => "advertisement interval differs from ours (v2)",
             DropReason::InvalidInterval => "advertisement interval is zero",
             DropReason::NotRunning => "router is in Initialize",
+            DropReason::AddressListMismatch => "address list differs from ours",
+            DropReason::AddressOwner => {
+                "we are the address owner (priority 255) and the sender is not"
+            }
         };
         f.write_str(text)
     }
@@ -122,8 +135,14 @@ pub struct Counters {
     pub sent_pri_zero_packets: u64,
     /// vrrpv3StatisticsAdvIntervalErrors (v2 interval mismatch, dropped).
     pub adv_interval_errors: u64,
-    /// vrrpv3StatisticsAddressListErrors (counted, logged, still processed).
+    /// vrrpv3StatisticsAddressListErrors: every advert whose address list
+    /// differs from ours, dropped (`address_list_drops`) or not (priority
+    /// 255, or `AddressListCheck` relaxed).
     pub address_list_errors: u64,
+    /// Of those, the ones dropped (`DropReason::AddressListMismatch`).
+    pub address_list_drops: u64,
+    /// Adverts below priority 255 discarded by the address owner.
+    pub owner_discards: u64,
     /// vrrpv3RouterVersionErrors.
     pub version_errors: u64,
     /// vrrpv3RouterVrIdErrors.
@@ -139,8 +158,11 @@ pub struct Counters {
     pub not_running_drops: u64,
     /// Gratuitous ARP / unsolicited NA rounds requested (one per `Announce`).
     pub announcements: u64,
-    /// Adverts from another Active router heard while Active (split brain).
+    /// Split brains: another Active router heard for longer than the rules
+    /// allow while we are Active (one per episode, see `VirtualRouter`).
     pub split_brain_events: u64,
+    /// Hand-overs whose address removal was held back (make-before-break).
+    pub held_releases: u64,
 }
 
 impl Counters {
@@ -156,6 +178,8 @@ impl Counters {
             DropReason::IntervalMismatch => &mut self.adv_interval_errors,
             DropReason::InvalidInterval => &mut self.invalid_interval_errors,
             DropReason::NotRunning => &mut self.not_running_drops,
+            DropReason::AddressListMismatch => &mut self.address_list_drops,
+            DropReason::AddressOwner => &mut self.owner_discards,
         };
         *c += 1;
     }
@@ -205,7 +229,13 @@ impl Counters {
                 self.invalid_interval_errors,
             ),
             (DropReason::NotRunning.counter(), self.not_running_drops),
+            (
+                DropReason::AddressListMismatch.counter(),
+                self.address_list_drops,
+            ),
+            (DropReason::AddressOwner.counter(), self.owner_discards),
             ("announcements", self.announcements),
+            ("heldReleases", self.held_releases),
         ]
         .into_iter()
     }
@@ -215,7 +245,7 @@ impl Counters {
 mod tests {
     use super::*;
 
-    const ALL: [DropReason; 10] = [
+    const ALL: [DropReason; 12] = [
         DropReason::VersionMismatch,
         DropReason::VridMismatch,
         DropReason::FamilyMismatch,
@@ -226,6 +256,8 @@ mod tests {
         DropReason::IntervalMismatch,
         DropReason::InvalidInterval,
         DropReason::NotRunning,
+        DropReason::AddressListMismatch,
+        DropReason::AddressOwner,
     ];
 
     #[test]

@@ -122,6 +122,10 @@ pub enum EventKind {
     AddAddresses { on_virtual_mac: bool },
     /// Remove them (and take the macvlan down when `on_virtual_mac`).
     RemoveAddresses { on_virtual_mac: bool },
+    /// Add one address (an address-list change in place, `reconfigure`).
+    AddAddress { addr: IpAddr, on_virtual_mac: bool },
+    /// Remove one address (an address-list change in place).
+    RemoveAddress { addr: IpAddr, on_virtual_mac: bool },
     /// One gratuitous ARP / unsolicited NA per address, from `mac`, with the
     /// NA's Router flag as given, sent from the macvlan when
     /// `on_virtual_mac`.
@@ -836,6 +840,14 @@ fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues) {
                 on_virtual_mac: virtual_mac,
             },
             Action::RemoveAddresses => EventKind::RemoveAddresses {
+                on_virtual_mac: virtual_mac,
+            },
+            Action::AddAddress(addr) => EventKind::AddAddress {
+                addr,
+                on_virtual_mac: virtual_mac,
+            },
+            Action::RemoveAddress(addr) => EventKind::RemoveAddress {
+                addr,
                 on_virtual_mac: virtual_mac,
             },
             Action::Announce => EventKind::Announce {

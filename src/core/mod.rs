@@ -28,6 +28,6 @@ pub use endpoint::{
     StartError, Transmit, UnknownVrid,
 };
 pub use router::{
-    ADVER_EARLY_DIVISOR, Action, ActiveRouter, AnnounceConfig, Reason, RouterConfig, State,
-    Transition, VirtualRouter,
+    ADVER_EARLY_DIVISOR, Action, ActiveRouter, AddressListCheck, AnnounceConfig, Reason,
+    ReconfigureError, RouterConfig, SPLIT_BRAIN_REPORT_PERIOD, State, Transition, VirtualRouter,
 };

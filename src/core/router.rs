@@ -16,6 +16,26 @@ use super::counters::{Counters, DropReason};
 use super::timers;
 use crate::wire::{Addresses, AdvertRepr, Auth, Family, Version};
 
+fn v4_of(addresses: &[IpAddr]) -> Vec<Ipv4Addr> {
+    addresses
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
+}
+
+fn v6_of(addresses: &[IpAddr]) -> Vec<Ipv6Addr> {
+    addresses
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect()
+}
+
 /// `now + d`, saturating far in the future instead of panicking on a
 /// configured duration too large for `Instant`.
 fn later(now: Instant, d: Duration) -> Instant {
@@ -41,6 +61,72 @@ pub const ADVER_EARLY_DIVISOR: u32 = 8;
 
 /// At most one "address list differs" line per router in this period.
 const ADDRESS_LIST_LOG_PERIOD: Duration = Duration::from_secs(60);
+
+/// At most one "two address owners" line per router in this period.
+const OWNER_CONFLICT_LOG_PERIOD: Duration = Duration::from_secs(60);
+
+/// At most one [`Action::PeerActive`] per router in this period, whatever
+/// the sources: spoofed adverts from alternating sources are one report.
+pub const SPLIT_BRAIN_REPORT_PERIOD: Duration = Duration::from_secs(60);
+
+/// What a receiver does with an advert whose address list differs from
+/// ours (RFC 9568 7.1). An advert at priority 255 (from the address owner)
+/// is always processed, whatever this says, as 7.1 requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressListCheck {
+    /// Drop it (`DropReason::AddressListMismatch`), count and log it: a
+    /// second cluster misconfigured onto our VRID cannot take our VIP.
+    #[default]
+    Strict,
+    /// keepalived's `vrrp_skip_check_adv_addr`: an advert from the Active
+    /// router we already follow is not checked; one from any other source
+    /// is, as in `Strict`. Lets a rolling change of the address list pass
+    /// without a Backup taking over from an Active router with the new list.
+    SkipKnownActive,
+    /// Count and log it, and process it anyway (ha-vip before 0.x: a
+    /// foreign advert can take the VIP away). Only by explicit choice.
+    Off,
+}
+
+impl AddressListCheck {
+    /// The config file's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressListCheck::Strict => "strict",
+            AddressListCheck::SkipKnownActive => "skip-known-active",
+            AddressListCheck::Off => "off",
+        }
+    }
+}
+
+/// Why [`VirtualRouter::reconfigure`] refused a new config: what cannot
+/// change in place (the shell stops the router and starts a new one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconfigureError {
+    Vrid { from: u8, to: u8 },
+    Family { from: Family, to: Family },
+    Version { from: Version, to: Version },
+}
+
+impl fmt::Display for ReconfigureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReconfigureError::Vrid { from, to } => {
+                write!(f, "the VRID cannot change in place ({from} -> {to})")
+            }
+            ReconfigureError::Family { from, to } => write!(
+                f,
+                "the address family cannot change in place ({from:?} -> {to:?})"
+            ),
+            ReconfigureError::Version { from, to } => write!(
+                f,
+                "the VRRP version cannot change in place ({from:?} -> {to:?})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReconfigureError {}
 
 /// Gratuitous ARP / unsolicited NA timing. Defaults are keepalived's
 /// (`vrrp_garp_master_delay 5`, `vrrp_garp_master_repeat 5`,
@@ -113,6 +199,13 @@ pub struct RouterConfig {
     /// v2 only (RFC 3768 5.3.6): must match the received Auth Type (and
     /// password for type 1). Ignored for v3.
     pub auth: Auth,
+    /// RFC 9568 7.1 address list check (docs/protocol.md).
+    pub address_list_check: AddressListCheck,
+    /// Make-before-break: an Active router that gives the VIP up while its
+    /// node still serves keeps the addresses until the new Active router
+    /// has been heard and has had one Advertisement_Interval to announce
+    /// itself, at most Master_Down_Interval (docs/protocol.md).
+    pub make_before_break: bool,
 }
 
 impl RouterConfig {
@@ -134,6 +227,8 @@ impl RouterConfig {
             announce: AnnounceConfig::default(),
             owner_keeps_255: true,
             auth: Auth::None,
+            address_list_check: AddressListCheck::Strict,
+            make_before_break: true,
         }
     }
 }
@@ -227,12 +322,22 @@ pub enum Action {
     AddAddresses,
     /// Remove the configured addresses from the interface.
     RemoveAddresses,
+    /// Add one address (an address-list change applied in place by
+    /// [`VirtualRouter::reconfigure`] while the addresses are held). Every
+    /// `RemoveAddress` of a change comes before its `AddAddress`es.
+    AddAddress(IpAddr),
+    /// Remove one address that the new address list no longer has.
+    RemoveAddress(IpAddr),
     /// Send one gratuitous ARP (IPv4) / unsolicited NA (IPv6) for every
     /// configured address, now. The core times repeats and bursts.
     Announce,
-    /// Another router is Active for our VRID while we are (RFC 9568 6.4.3):
-    /// we yielded to it (`yielded`) or asserted ourselves with an advert.
-    /// For the log and the counters; the shell does nothing else with it.
+    /// A split brain: another router has been Active for our VRID, while we
+    /// are, for longer than the rules allow (more than one
+    /// Advertisement_Interval). Not emitted for an ordinary preemption,
+    /// whose first advert reaching us is the protocol working. At most one
+    /// per [`SPLIT_BRAIN_REPORT_PERIOD`] per router; `yielded` is false (we
+    /// yield at once to a router that wins, so that is never a split brain).
+    /// For the log; the shell does nothing else with it.
     PeerActive {
         peer: IpAddr,
         peer_priority: u8,
@@ -267,6 +372,31 @@ struct Tracked {
     name: String,
     weight: i32,
     failed: bool,
+}
+
+/// Make-before-break: addresses held after giving the VIP up.
+#[derive(Debug, Clone, Copy)]
+struct Release {
+    /// The bound: Master_Down_Interval after we gave the VIP up.
+    cap: Instant,
+    /// One Advertisement_Interval after the new Active router was first
+    /// heard (never after `cap`); `None` until it is heard.
+    at: Option<Instant>,
+}
+
+impl Release {
+    fn due(&self) -> Instant {
+        self.at.unwrap_or(self.cap)
+    }
+}
+
+/// Another Active router heard while we are Active (see `note_peer_active`).
+#[derive(Debug, Clone, Copy)]
+struct PeerActiveEpisode {
+    since: Instant,
+    last: Instant,
+    /// Counted as a split brain (once per episode).
+    counted: bool,
 }
 
 /// Announce timing while Active.
@@ -310,6 +440,15 @@ pub struct VirtualRouter {
     lower_prio_answered_at: Option<Instant>,
     /// When a split brain was last reported (Action::PeerActive).
     split_brain_reported_at: Option<Instant>,
+    /// The current run of adverts from another Active router, if any.
+    peer_active: Option<PeerActiveEpisode>,
+    /// When "two address owners" was last logged.
+    owner_conflict_warned_at: Option<Instant>,
+    /// Whether the shell holds the addresses: after `AddAddresses`, until
+    /// `RemoveAddresses`.
+    holding: bool,
+    /// Make-before-break: when the held addresses are released.
+    release: Option<Release>,
     counters: Counters,
     actions: VecDeque<Action>,
 }
@@ -319,22 +458,8 @@ impl VirtualRouter {
     pub fn new(mut cfg: RouterConfig) -> Self {
         cfg.priority = cfg.priority.max(1);
         cfg.advert_interval_cs = cfg.advert_interval_cs.max(1);
-        let v4 = cfg
-            .addresses
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V4(a) => Some(*a),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        let v6 = cfg
-            .addresses
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V6(a) => Some(*a),
-                IpAddr::V4(_) => None,
-            })
-            .collect();
+        let v4 = v4_of(&cfg.addresses);
+        let v6 = v6_of(&cfg.addresses);
         VirtualRouter {
             effective_priority: cfg.priority,
             master_adver_interval_cs: cfg.advert_interval_cs,
@@ -353,6 +478,10 @@ impl VirtualRouter {
             address_list_warned_at: None,
             lower_prio_answered_at: None,
             split_brain_reported_at: None,
+            peer_active: None,
+            owner_conflict_warned_at: None,
+            holding: false,
+            release: None,
             counters: Counters::default(),
             actions: VecDeque::with_capacity(16),
         }
@@ -416,6 +545,24 @@ impl VirtualRouter {
 
     pub fn last_transition(&self) -> Option<Transition> {
         self.last_transition
+    }
+
+    /// Whether the shell holds the addresses now: Active, or a Backup still
+    /// holding them for make-before-break.
+    pub fn holds_addresses(&self) -> bool {
+        self.holding
+    }
+
+    /// When a make-before-break hold ends (the `RemoveAddresses` due then),
+    /// if one is running.
+    pub fn release_due(&self) -> Option<Instant> {
+        self.release.map(|r| r.due())
+    }
+
+    /// Whether one of this router's own tracked objects is failing: then it
+    /// does not preempt (docs/protocol.md, "All unhealthy").
+    pub fn any_tracked_failing(&self) -> bool {
+        self.tracked.iter().any(|t| t.failed)
     }
 
     /// Whether the address owner rules apply (RFC 9568 6.1: priority 255).
@@ -486,6 +633,7 @@ impl VirtualRouter {
             burst,
             self.announce.second_burst_at,
             self.announce.refresh_at,
+            self.release.map(|r| r.due()),
         ]
         .into_iter()
         .flatten()
@@ -519,12 +667,14 @@ impl VirtualRouter {
             State::Backup => {
                 self.change_state(now, State::Initialize, Reason::Shutdown);
                 self.stop_timers();
+                // A make-before-break hold ends with ha-vip: at once.
+                self.release_now();
             }
             State::Active => {
                 self.change_state(now, State::Initialize, Reason::Shutdown);
                 self.stop_timers();
                 self.send_advert(0);
-                self.actions.push_back(Action::RemoveAddresses);
+                self.release_now();
                 self.active_router = None;
             }
         }
@@ -538,11 +688,12 @@ impl VirtualRouter {
             State::Backup => {
                 self.change_state(now, State::Initialize, Reason::InterfaceDown);
                 self.stop_timers();
+                self.release_now();
             }
             State::Active => {
                 self.change_state(now, State::Initialize, Reason::InterfaceDown);
                 self.stop_timers();
-                self.actions.push_back(Action::RemoveAddresses);
+                self.release_now();
             }
         }
         self.active_router = None;
@@ -564,11 +715,14 @@ impl VirtualRouter {
         }
     }
 
-    /// Hand the addresses over at once while staying in the election: if
-    /// Active, send one advert with priority 0 (the Backups wait only
-    /// Skew_Time) and become Backup at the current effective priority.
-    /// A Backup with preemption and the highest priority takes the addresses
-    /// back after Master_Down_Interval: lower the priority first to stay out.
+    /// Hand the addresses over while staying in the election: if Active,
+    /// send one advert with priority 0 (the Backups wait only Skew_Time)
+    /// and become Backup at the current effective priority. The addresses
+    /// go at once, or with make-before-break once the new Active router has
+    /// been heard and had one Advertisement_Interval (at most
+    /// Master_Down_Interval). A Backup with preemption and the highest
+    /// priority takes the addresses back after Master_Down_Interval: lower
+    /// the priority first to stay out.
     pub fn handover(&mut self, now: Instant) {
         if self.state != State::Active {
             return;
@@ -576,7 +730,6 @@ impl VirtualRouter {
         self.change_state(now, State::Backup, Reason::Handover);
         self.stop_timers();
         self.send_advert(0);
-        self.actions.push_back(Action::RemoveAddresses);
         self.active_router = None;
         self.master_adver_interval_cs = self.cfg.advert_interval_cs;
         self.arm_master_down(
@@ -584,6 +737,7 @@ impl VirtualRouter {
             self.master_down_interval(),
             Reason::MasterDownTimerExpired,
         );
+        self.give_up_addresses(now, None);
     }
 
     /// Timers: Master_Down_Timer, Adver_Timer, announce bursts.
@@ -592,9 +746,12 @@ impl VirtualRouter {
             State::Initialize => {}
             State::Backup => {
                 if self.master_down_at.is_some_and(|t| t <= now) {
-                    // RFC 9568 6.4.2: Master_Down_Timer fires.
+                    // RFC 9568 6.4.2: Master_Down_Timer fires. Addresses
+                    // still held (make-before-break) are kept.
                     let reason = self.master_down_reason;
                     self.become_active(now, reason);
+                } else if self.release.is_some_and(|r| r.due() <= now) {
+                    self.release_now();
                 }
             }
             State::Active => {
@@ -639,12 +796,128 @@ impl VirtualRouter {
             }),
         }
         self.recompute_priority(now);
+        // A Backup discarding a lower-priority Active router's adverts in
+        // order to preempt it stops doing so while one of its own checks
+        // fails (docs/protocol.md, "All unhealthy"): it follows that router
+        // again from now, as if it had just heard it.
+        if self.state == State::Backup
+            && self.master_down_reason == Reason::Preempted
+            && self.active_router.is_some()
+            && self.health_holds_preemption()
+        {
+            self.arm_master_down(
+                now,
+                self.master_down_interval(),
+                Reason::MasterDownTimerExpired,
+            );
+        }
     }
 
     /// Forget a tracked object.
     pub fn remove_tracked(&mut self, now: Instant, name: &str) {
         self.tracked.retain(|t| t.name != name);
         self.recompute_priority(now);
+    }
+
+    /// Apply a changed config in place, as RFC 9568 allows, without leaving
+    /// the election (docs/configuration.md lists what changes how):
+    ///
+    /// - priority: an Active router advertises the new one at once; one
+    ///   that is now below a Backup hands over only when that Backup
+    ///   preempts it (with make-before-break if configured).
+    /// - advert interval: the next advert is due at the earlier of the
+    ///   running timer and one new interval from now.
+    /// - preempt, preempt_delay, accept_mode, announce, unicast peers,
+    ///   address-list check, make-before-break, auth: from the next event.
+    /// - addresses: while the shell holds them, `RemoveAddress` for each
+    ///   address that is gone, then `AddAddress` for each new one; an
+    ///   Active router then advertises the new list at once and announces.
+    ///
+    /// VRID, family and version cannot change in place: the error says
+    /// which, and nothing is changed.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        mut new: RouterConfig,
+    ) -> Result<(), ReconfigureError> {
+        if new.vrid != self.cfg.vrid {
+            return Err(ReconfigureError::Vrid {
+                from: self.cfg.vrid,
+                to: new.vrid,
+            });
+        }
+        if new.family != self.cfg.family {
+            return Err(ReconfigureError::Family {
+                from: self.cfg.family,
+                to: new.family,
+            });
+        }
+        if new.version != self.cfg.version {
+            return Err(ReconfigureError::Version {
+                from: self.cfg.version,
+                to: new.version,
+            });
+        }
+        new.priority = new.priority.max(1);
+        new.advert_interval_cs = new.advert_interval_cs.max(1);
+        let old = std::mem::replace(&mut self.cfg, new);
+
+        if old.addresses != self.cfg.addresses {
+            self.v4 = v4_of(&self.cfg.addresses);
+            self.v6 = v6_of(&self.cfg.addresses);
+            if self.holding {
+                for a in old
+                    .addresses
+                    .iter()
+                    .filter(|a| !self.cfg.addresses.contains(a))
+                {
+                    self.actions.push_back(Action::RemoveAddress(*a));
+                }
+                for a in self
+                    .cfg
+                    .addresses
+                    .iter()
+                    .filter(|a| !old.addresses.contains(a))
+                {
+                    self.actions.push_back(Action::AddAddress(*a));
+                }
+            }
+            if self.state == State::Active {
+                // Peers check the list (RFC 9568 7.1): tell them now, then
+                // announce the new addresses.
+                self.send_advert(self.effective_priority);
+                self.adver_at = Some(later(now, self.advert_interval()));
+                let repeat = self.cfg.announce.repeat;
+                self.start_burst(now, repeat);
+                self.run_announce(now);
+            }
+        }
+        if old.advert_interval_cs != self.cfg.advert_interval_cs {
+            if self.state == State::Active {
+                let next = later(now, self.advert_interval());
+                self.adver_at = Some(self.adver_at.map_or(next, |t| t.min(next)));
+            }
+            if self.cfg.version == Version::V2 || self.state != State::Backup {
+                self.master_adver_interval_cs = self.cfg.advert_interval_cs;
+            }
+        }
+        if old.preempt_delay != self.cfg.preempt_delay || old.preempt != self.cfg.preempt {
+            self.preempt_hold_until = None;
+        }
+        if old.announce.refresh != self.cfg.announce.refresh && self.state == State::Active {
+            self.announce.refresh_at = self
+                .cfg
+                .announce
+                .refresh
+                .filter(|r| !r.is_zero())
+                .map(|r| later(now, r));
+        }
+        if !self.cfg.make_before_break && self.release.is_some() {
+            self.release_now();
+        }
+        // Last: may advertise the new priority at once.
+        self.recompute_priority(now);
+        Ok(())
     }
 
     /// A received advertisement that the wire layer accepted. `src` is the
@@ -660,12 +933,13 @@ impl VirtualRouter {
             Err(DropReason::NotRunning)
         } else {
             self.validate(src, advert)
+                .and_then(|()| self.check_owner(now, src, advert))
+                .and_then(|()| self.check_address_list(now, src, advert))
         };
         if let Err(reason) = checked {
             self.counters.count_drop(reason);
             return Err(reason);
         }
-        self.check_address_list(now, src, advert);
         self.counters.rcvd_advertisements += 1;
         if advert.priority == 0 {
             self.counters.rcvd_pri_zero_packets += 1;
@@ -729,21 +1003,65 @@ impl VirtualRouter {
         Ok(())
     }
 
-    /// RFC 9568 7.1: a differing address list is counted and logged; the
-    /// advert is still processed, as keepalived does. The log is rate
-    /// limited by time, not re-armed by a matching advert: adverts
-    /// alternating between two lists (anyone on the link can send them)
-    /// would otherwise log a line for every other packet.
-    fn check_address_list(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
+    /// RFC 9568 7.1 (the check in RFC 3768 7.1 and RFC 5798 7.1 alike):
+    /// the address owner discards adverts. A priority-255 advert from
+    /// another owner is still processed, with a warning: two owners that
+    /// discarded each other would both stay Active for ever (RFC 9568
+    /// erratum 8298); processed, the tie-break of 6.4.3 leaves one.
+    fn check_owner(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        advert: &AdvertRepr<'_>,
+    ) -> Result<(), DropReason> {
+        if self.effective_priority != 255 {
+            return Ok(());
+        }
+        if advert.priority != 255 {
+            return Err(DropReason::AddressOwner);
+        }
+        let due = self
+            .owner_conflict_warned_at
+            .is_none_or(|t| now >= later(t, OWNER_CONFLICT_LOG_PERIOD));
+        if due {
+            self.owner_conflict_warned_at = Some(now);
+            tracing::warn!(
+                vrid = self.cfg.vrid,
+                %src,
+                "another router claims to own the addresses (priority 255): a misconfiguration; the larger address stays Active"
+            );
+        }
+        Ok(())
+    }
+
+    /// RFC 9568 7.1: a differing address list is counted and logged, and
+    /// the advert dropped unless its priority is 255 (the owner's) or the
+    /// check is relaxed (`AddressListCheck`). The log is rate limited by
+    /// time, not re-armed by a matching advert: adverts alternating between
+    /// two lists (anyone on the link can send them) would otherwise log a
+    /// line for every other packet.
+    fn check_address_list(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        advert: &AdvertRepr<'_>,
+    ) -> Result<(), DropReason> {
         let matches = advert.addresses.len() == self.cfg.addresses.len()
             && advert
                 .addresses
                 .iter()
                 .all(|a| self.cfg.addresses.contains(&a));
         if matches {
-            return;
+            return Ok(());
+        }
+        let known_active =
+            self.state == State::Backup && self.active_router.is_some_and(|a| a.address == src);
+        if self.cfg.address_list_check == AddressListCheck::SkipKnownActive && known_active {
+            return Ok(());
         }
         self.counters.address_list_errors += 1;
+        let processed =
+            advert.priority == 255 || self.cfg.address_list_check == AddressListCheck::Off;
         let due = self
             .address_list_warned_at
             .is_none_or(|t| now >= later(t, ADDRESS_LIST_LOG_PERIOD));
@@ -752,15 +1070,33 @@ impl VirtualRouter {
             tracing::warn!(
                 vrid = self.cfg.vrid,
                 %src,
+                priority = advert.priority,
                 received = advert.addresses.len(),
                 configured = self.cfg.addresses.len(),
-                "advertisement address list differs from ours (counted, still processed)"
+                "advertisement from {src}: address list differs from ours ({}; at most one line a minute): another cluster on VRID {}?",
+                if processed { "still processed" } else { "dropped" },
+                self.cfg.vrid
             );
+        }
+        if processed {
+            Ok(())
+        } else {
+            Err(DropReason::AddressListMismatch)
         }
     }
 
     /// RFC 9568 6.4.2, "If an ADVERTISEMENT is received".
     fn backup_receive(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
+        // Make-before-break: a new Active router is heard (whether we follow
+        // it or discard it to preempt it); it has one Advertisement_Interval
+        // (its own) to announce itself.
+        if advert.priority != 0
+            && let Some(r) = self.release.as_mut()
+            && r.at.is_none()
+        {
+            let interval = timers::cs_to_duration(advert.max_advert_interval_cs.max(1));
+            r.at = Some(later(now, interval).min(r.cap));
+        }
         if advert.priority == 0 {
             // The Active router is leaving: wait only Skew_Time.
             self.active_router = None;
@@ -768,7 +1104,7 @@ impl VirtualRouter {
             return;
         }
         let lower = advert.priority < self.effective_priority;
-        if lower && self.preempts() && !self.preempt_held(now) {
+        if lower && self.preempts() && !self.health_holds_preemption() && !self.preempt_held(now) {
             // Preempt: discard, so Master_Down_Timer runs out.
             self.master_down_reason = Reason::Preempted;
             return;
@@ -817,33 +1153,18 @@ impl VirtualRouter {
         } else {
             None
         };
-        // Two Active routers for one VRID: a split brain (a partition that
-        // healed, a filtered link, mismatched checksum forms). Counted every
-        // time; reported to the shell with both parties, at most once per
-        // Advertisement_Interval (a flood must not become a log flood).
-        self.counters.split_brain_events += 1;
-        let yielded = reason.is_some();
-        if yielded
-            || self
-                .split_brain_reported_at
-                .is_none_or(|t| now >= later(t, self.advert_interval()))
-        {
-            self.split_brain_reported_at = Some(now);
-            self.actions.push_back(Action::PeerActive {
-                peer: src,
-                peer_priority: advert.priority,
-                our_priority: ours,
-                yielded,
-            });
-        }
         match reason {
             Some(reason) => {
+                // A router that wins: the ordinary end of a preemption (or
+                // of a healed partition), not a split brain.
                 self.change_state(now, State::Backup, reason);
                 self.stop_timers();
-                self.actions.push_back(Action::RemoveAddresses);
                 self.follow(now, src, advert);
+                let heard = advert.max_advert_interval_cs.max(1);
+                self.give_up_addresses(now, Some(heard));
             }
             None => {
+                self.note_peer_active(now, src, advert);
                 // At most one answer per Advertisement_Interval: answering
                 // every such advert made each received packet cost an
                 // advert and a burst of broadcast ARPs, a 1:6 reflector for
@@ -877,6 +1198,87 @@ impl VirtualRouter {
     }
 
     // ----- helpers ----------------------------------------------------------
+
+    /// Another Active router that does not win was heard while we are
+    /// Active. Its first advert, and one more within an
+    /// Advertisement_Interval, are the protocol working (it took over
+    /// while it did not hear us; our answer makes it yield). Heard for
+    /// longer than one Advertisement_Interval (ours or its, the larger) in
+    /// one run, it is a split brain: counted once per run, reported at most
+    /// once per [`SPLIT_BRAIN_REPORT_PERIOD`] per router, whatever the
+    /// sources. A run ends after three such intervals without such adverts
+    /// (a Master_Down_Interval, without the skew).
+    fn note_peer_active(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
+        let allowed = self
+            .advert_interval()
+            .max(timers::cs_to_duration(advert.max_advert_interval_cs));
+        let quiet = allowed * 3;
+        let episode = match self.peer_active {
+            Some(e) if now <= later(e.last, quiet) => PeerActiveEpisode { last: now, ..e },
+            _ => PeerActiveEpisode {
+                since: now,
+                last: now,
+                counted: false,
+            },
+        };
+        self.peer_active = Some(episode);
+        if now.saturating_duration_since(episode.since) <= allowed {
+            return;
+        }
+        if !episode.counted {
+            self.counters.split_brain_events += 1;
+            self.peer_active = Some(PeerActiveEpisode {
+                counted: true,
+                ..episode
+            });
+        }
+        let due = self
+            .split_brain_reported_at
+            .is_none_or(|t| now >= later(t, SPLIT_BRAIN_REPORT_PERIOD));
+        if due {
+            self.split_brain_reported_at = Some(now);
+            self.actions.push_back(Action::PeerActive {
+                peer: src,
+                peer_priority: advert.priority,
+                our_priority: self.effective_priority,
+                yielded: false,
+            });
+        }
+    }
+
+    /// While one of its own tracked objects fails, a router below 255 does
+    /// not preempt (docs/protocol.md, "All unhealthy").
+    fn health_holds_preemption(&self) -> bool {
+        self.effective_priority < 255 && self.any_tracked_failing()
+    }
+
+    /// Leaving Active while the node still serves: remove the addresses at
+    /// once, or (make-before-break) hold them until the new Active router
+    /// has been heard plus one Advertisement_Interval, at most
+    /// Master_Down_Interval from now. `heard`: the interval of the new
+    /// Active router when its advert is what made us leave.
+    fn give_up_addresses(&mut self, now: Instant, heard: Option<u16>) {
+        if !self.holding {
+            return;
+        }
+        if !self.cfg.make_before_break {
+            self.release_now();
+            return;
+        }
+        let cap = later(now, self.master_down_interval());
+        let at = heard.map(|cs| later(now, timers::cs_to_duration(cs)).min(cap));
+        self.release = Some(Release { cap, at });
+        self.counters.held_releases += 1;
+    }
+
+    /// Remove the addresses now if the shell holds them.
+    fn release_now(&mut self) {
+        self.release = None;
+        if self.holding {
+            self.holding = false;
+            self.actions.push_back(Action::RemoveAddresses);
+        }
+    }
 
     fn advert_interval(&self) -> Duration {
         timers::cs_to_duration(self.cfg.advert_interval_cs)
@@ -921,6 +1323,7 @@ impl VirtualRouter {
     fn change_state(&mut self, now: Instant, to: State, reason: Reason) {
         let from = self.state;
         self.state = to;
+        self.peer_active = None;
         if to == State::Active {
             self.counters.master_transitions += 1;
         }
@@ -960,7 +1363,12 @@ impl VirtualRouter {
         // come after the addresses, so the replies they invite are answered.
         // keepalived orders it the same way.
         self.send_advert(self.effective_priority);
-        self.actions.push_back(Action::AddAddresses);
+        // Still held from a make-before-break hand-over: kept, not re-added.
+        self.release = None;
+        if !self.holding {
+            self.holding = true;
+            self.actions.push_back(Action::AddAddresses);
+        }
         self.adver_at = Some(later(now, self.advert_interval()));
         self.active_router = Some(ActiveRouter {
             address: self.cfg.primary_address,

@@ -67,6 +67,9 @@ pub enum Event {
     },
     AddAddresses,
     RemoveAddresses,
+    /// One address added / removed by a reconfiguration in place.
+    AddAddress(IpAddr),
+    RemoveAddress(IpAddr),
     Announce,
     /// The router, Active, heard another Active router (split brain).
     PeerActive {
@@ -599,6 +602,8 @@ impl Sim {
                     let event = match e.kind {
                         EventKind::AddAddresses { .. } => Event::AddAddresses,
                         EventKind::RemoveAddresses { .. } => Event::RemoveAddresses,
+                        EventKind::AddAddress { addr, .. } => Event::AddAddress(addr),
+                        EventKind::RemoveAddress { addr, .. } => Event::RemoveAddress(addr),
                         EventKind::Announce { .. } => Event::Announce,
                         EventKind::PeerActive {
                             peer,

@@ -470,6 +470,21 @@ impl Host {
         }
     }
 
+    /// Remove one VIP if this process added it; leave it otherwise.
+    pub async fn remove_address(&mut self, router: &str, link: u32, v: &VirtualAddress) {
+        if !self.added.remove(&(link, v.addr)) {
+            debug!(
+                router,
+                "{}/{} not added by this run: left alone", v.addr, v.prefix_len
+            );
+            return;
+        }
+        match self.nl.del_address(link, v.addr, v.prefix_len).await {
+            Ok(()) => debug!(router, "removed {}/{}", v.addr, v.prefix_len),
+            Err(e) => error!(router, "{e}"),
+        }
+    }
+
     /// Remove what a crashed run of ha-vip left on `link`: the router's VIPs
     /// tagged as ours. An equal address without the tag was put there by
     /// someone else and is never touched.

@@ -536,6 +536,37 @@ impl Routers {
                     .set_addresses(id, &rec.cfg.name, target, &rec.cfg.addresses, add)
                     .await;
             }
+            EventKind::AddAddress {
+                addr,
+                on_virtual_mac,
+            }
+            | EventKind::RemoveAddress {
+                addr,
+                on_virtual_mac,
+            } => {
+                let Some(link) = link else {
+                    return;
+                };
+                let add = matches!(kind, EventKind::AddAddress { .. });
+                let target = self.host.address_link(id, link.ifindex, on_virtual_mac);
+                // The prefix of the configured address, else a host prefix
+                // (an address that left the configuration).
+                let v = rec
+                    .cfg
+                    .addresses
+                    .iter()
+                    .find(|v| v.addr == addr)
+                    .copied()
+                    .unwrap_or(config::VirtualAddress {
+                        addr,
+                        prefix_len: if addr.is_ipv4() { 32 } else { 128 },
+                    });
+                if add {
+                    self.host.add_address(&rec.cfg.name, target, &v).await;
+                } else {
+                    self.host.remove_address(&rec.cfg.name, target, &v).await;
+                }
+            }
             EventKind::Announce {
                 mac,
                 on_virtual_mac,
@@ -595,6 +626,8 @@ fn spec_of(cfg: &config::Router) -> RouterSpec {
     c.announce.interval = cfg.announce.interval;
     c.announce.refresh = cfg.announce.refresh;
     c.announce.refresh_repeat = u32::from(cfg.announce.refresh_repeat);
+    c.address_list_check = cfg.address_list_check;
+    c.make_before_break = cfg.make_before_break;
     if let Some(pass) = &cfg.auth_pass
         && let Some(data) = wire::vrrp::v2_simple_text(pass)
     {

@@ -78,6 +78,8 @@ struct Globals {
     garp: Garp,
     strict: bool,
     checksum_as_v2: bool,
+    /// `vrrp_skip_check_adv_addr`: the default of every instance.
+    skip_check_adv_addr: bool,
 }
 
 /// A `vrrp_script` block.
@@ -294,6 +296,7 @@ fn read_globals(cx: &mut Ctx<'_>, n: &Node, g: &mut Globals) {
                 );
             }
             "v3_checksum_as_v2" => g.checksum_as_v2 = bool_arg(c.arg(0)),
+            "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = bool_arg(c.arg(0)),
             "vrrp_mcast_group4" | "vrrp_mcast_group6"
                 if !matches!(a0, "224.0.0.18" | "ff02::12") =>
             {
@@ -394,6 +397,9 @@ struct Instance {
     /// (delay_ms, repeat, interval_ms, refresh_s, refresh_repeat)
     announce: (u64, u64, u64, u64, u64),
     checksum_no_pseudo_header: bool,
+    /// keepalived's `skip_check_adv_addr`: ha-vip's
+    /// `address_list_check = "skip-known-active"`, the same rule.
+    skip_check_adv_addr: bool,
     track: Vec<(String, i64)>,
     notify: Vec<(&'static str, Vec<String>)>,
 }
@@ -417,6 +423,7 @@ fn read_instance(
     let mut advert_us: Option<(u64, Pos)> = None;
     let mut vips: Vec<&Node> = Vec::new();
     let mut nopreempt = false;
+    let mut skip_check_adv_addr = g.skip_check_adv_addr;
     let mut preempt_delay: Option<(u64, Pos)> = None;
     let mut accept: Option<bool> = None;
     let mut strict = g.strict;
@@ -592,13 +599,14 @@ fn read_instance(
                 "dropped: ha-vip has no FAULT state for its own interface to turn off",
             ),
             "debug" | "smtp_alert" | "linkbeat_use_polling" | "kernel_rx_buf_size"
-            | "notify_priority_changes" | "skip_check_adv_addr" | "lower_prio_no_advert"
+            | "notify_priority_changes" | "lower_prio_no_advert"
             | "higher_prio_send_advert" | "garp_lower_prio_delay" | "garp_lower_prio_repeat"
             | "promote_secondaries" | "check_unicast_src" => cx.note(
                 c.pos,
                 kw,
                 "dropped: keepalived tuning with no effect on the produced router",
             ),
+            "skip_check_adv_addr" => skip_check_adv_addr = bool_arg(c.arg(0)),
             other => cx.skip(c.pos, other, "unknown keyword in vrrp_instance, ignored"),
         }
     }
@@ -750,6 +758,16 @@ fn read_instance(
     }
     let source_address = match source {
         Some((s, pos)) => match s.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) if ipv6 && !ip.is_unicast_link_local() => {
+                cx.skip(
+                    pos,
+                    "unicast_src_ip",
+                    format!(
+                        "{ip}: IPv6 adverts go from the interface's link-local address (RFC 9568 section 5.1.2.1), dropped"
+                    ),
+                );
+                None
+            }
             Ok(ip) if ip.is_ipv6() == ipv6 => Some(ip),
             Ok(ip) => {
                 cx.skip(
@@ -903,6 +921,7 @@ fn read_instance(
         preempt: !nopreempt,
         preempt_delay_ms,
         accept_mode,
+        skip_check_adv_addr,
         unicast_peers,
         source_address,
         virtual_mac,
@@ -1316,6 +1335,9 @@ fn render_router(r: &Instance, ast: &Ast) -> String {
     if let Some(src) = r.source_address {
         let _ = writeln!(s, "source_address = {}", q(&src.to_string()));
     }
+    if r.skip_check_adv_addr {
+        let _ = writeln!(s, "address_list_check = \"skip-known-active\"");
+    }
     if r.virtual_mac {
         let _ = writeln!(s, "virtual_mac = true");
     }
@@ -1456,5 +1478,34 @@ mod tests {
             vec!["/bin/sh", "-c", "exit 1", "a b"]
         );
         assert!(split_command("  ").is_empty());
+    }
+
+    fn import(text: &str) -> Conversion {
+        match crate::import::parse::parse(text) {
+            Ok(ast) => convert(&ast),
+            Err(e) => panic!("parse: {e:?}"),
+        }
+    }
+
+    const INSTANCE: &str = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n virtual_ipaddress {\n  192.0.2.100/24\n }\n";
+
+    /// keepalived's `vrrp_skip_check_adv_addr` (global) and
+    /// `skip_check_adv_addr` (per instance) are the same rule as ha-vip's
+    /// `address_list_check = "skip-known-active"`.
+    #[test]
+    fn skip_check_adv_addr_maps_to_skip_known_active() {
+        let key = "address_list_check = \"skip-known-active\"";
+        let c = import(&format!(
+            "global_defs {{\n vrrp_skip_check_adv_addr\n}}\n{INSTANCE}}}\n"
+        ));
+        assert!(c.routers[0].text.contains(key), "{}", c.routers[0].text);
+        let c = import(&format!("{INSTANCE} skip_check_adv_addr\n}}\n"));
+        assert!(c.routers[0].text.contains(key));
+        let c = import(&format!(
+            "global_defs {{\n vrrp_skip_check_adv_addr\n}}\n{INSTANCE} skip_check_adv_addr off\n}}\n"
+        ));
+        assert!(!c.routers[0].text.contains("address_list_check"));
+        let c = import(&format!("{INSTANCE}}}\n"));
+        assert!(!c.routers[0].text.contains("address_list_check"));
     }
 }
