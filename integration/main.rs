@@ -16,6 +16,7 @@ mod hostile;
 mod k8s;
 mod lab;
 mod ops;
+mod reload;
 mod rfc_rules;
 
 use std::process::Command;

@@ -27,7 +27,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use super::counters::{DropReason, PacketDrop};
-use super::router::{Action, Reason, RouterConfig, State, VirtualRouter};
+use super::router::{Action, Reason, ReconfigureError, RouterConfig, State, VirtualRouter};
 use crate::wire::EmitError;
 use crate::wire::vrrp::{self, ChecksumForm, ChecksumPolicy, Received};
 use crate::wire::{Family, MacAddr, Version};
@@ -500,6 +500,31 @@ impl Endpoint {
                 vr.interface_down(now)
             }
         });
+    }
+
+    /// Apply a changed spec in place, as RFC 9568 allows
+    /// ([`VirtualRouter::reconfigure`]: priority, interval, preemption,
+    /// announcements, peers, addresses, ...; the checksum forms here). The
+    /// source stays the one chosen at start. VRID, family and version
+    /// cannot change in place: the error says which, and nothing changes.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        id: RouterId,
+        spec: RouterSpec,
+    ) -> Result<(), ReconfigureError> {
+        let Some(entry) = self.routers.get_mut(&id) else {
+            return Ok(());
+        };
+        if let Some(run) = entry.run.as_mut() {
+            let mut cfg = spec.router.clone();
+            cfg.primary_address = run.source;
+            cfg.family = Family::of(&run.source);
+            run.vr.reconfigure(now, cfg)?;
+        }
+        entry.spec = spec;
+        self.drain(id);
+        Ok(())
     }
 
     /// Unbind a stopped router from its interface: it waits again.

@@ -43,35 +43,41 @@ impl Checks {
             tx,
             k8s: daemon.k8s.clone(),
         };
-        checks.spawn(daemon);
+        checks.restart(daemon);
         checks
     }
 
-    fn spawn(&mut self, daemon: &config::DaemonConfig) {
+    /// After a reload changed the checks: a check whose definition did not
+    /// change keeps running with its last result; changed and new ones
+    /// start (failed until their first result); removed ones stop.
+    pub fn restart(&mut self, daemon: &config::DaemonConfig) {
+        self.k8s = daemon.k8s.clone();
         let mut specs: Vec<CheckSpec> = daemon.checks.clone();
         if daemon.k8s.enabled {
             specs.push(k8s_spec(&daemon.k8s));
         }
+        let mut old = std::mem::take(&mut self.checks);
         for spec in specs {
-            info!(check = %spec.name, "starting check (every {:?}, timeout {:?})", spec.interval, spec.timeout);
-            let handle = health::spawn_check(spec.clone(), self.tx.clone());
-            self.checks.insert(
-                spec.name.clone(),
-                Check {
-                    handle,
-                    spec,
-                    last: None,
-                },
-            );
+            match old.remove(&spec.name).filter(|c| c.spec == spec) {
+                Some(kept) => {
+                    self.checks.insert(spec.name.clone(), kept);
+                }
+                None => {
+                    info!(check = %spec.name, "starting check (every {:?}, timeout {:?})", spec.interval, spec.timeout);
+                    let handle = health::spawn_check(spec.clone(), self.tx.clone());
+                    self.checks.insert(
+                        spec.name.clone(),
+                        Check {
+                            handle,
+                            spec,
+                            last: None,
+                        },
+                    );
+                }
+            }
         }
-    }
-
-    /// After a reload changed the checks: stop them all and start the new
-    /// set. Every check counts as failed until its first result.
-    pub fn restart(&mut self, daemon: &config::DaemonConfig) {
-        self.checks.clear();
-        self.k8s = daemon.k8s.clone();
-        self.spawn(daemon);
+        // What is left in `old` was removed or changed: dropping it aborts
+        // its task.
     }
 
     /// (check, weight) a router tracks: `[k8s]` unless it opted out, and its

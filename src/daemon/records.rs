@@ -49,6 +49,21 @@ impl Record {
         }
     }
 
+    /// Take a configuration applied in place; the notify hooks are started
+    /// again only if they changed.
+    pub fn reconfigure(&mut self, cfg: config::Router) {
+        if (&cfg.notify, cfg.notify_timeout) != (&self.cfg.notify, self.cfg.notify_timeout) {
+            self.notifier = Notifier::spawn(
+                cfg.name.clone(),
+                cfg.vrid,
+                cfg.interface.clone(),
+                cfg.notify.clone(),
+                cfg.notify_timeout,
+            );
+        }
+        self.cfg = cfg;
+    }
+
     /// Say why the router waits (logged when the reason is new).
     pub fn wait(&mut self, why: String) {
         if self.waiting.as_deref() != Some(why.as_str()) {

@@ -196,8 +196,14 @@ impl Routers {
     }
 
     /// SIGHUP: load the directory again. Unchanged routers keep their state
-    /// and addresses; changed ones restart; removed ones stop cleanly; a bad
-    /// configuration is refused and the running one kept.
+    /// and addresses. A changed router is reconfigured in place when what
+    /// changed can change in place (priority, interval, preemption,
+    /// announcements, peers, addresses, tracked checks, hooks, checksum
+    /// forms: RFC 9568 lets a router change those while it runs); a change
+    /// of interface, VRID, family, version, virtual MAC or source address
+    /// restarts it. Removed routers stop cleanly; new ones start. A
+    /// configuration that fails validation is refused and the running one
+    /// kept.
     pub async fn reload(&mut self) {
         let new = match config::load_dir(&self.dir) {
             Ok(c) => c,
@@ -207,26 +213,59 @@ impl Routers {
             }
         };
         if new.daemon.checks != self.daemon_cfg.checks || new.daemon.k8s != self.daemon_cfg.k8s {
-            info!("reload: health checks changed; restarting them");
-            self.restart_checks(&new.daemon).await;
+            info!("reload: health checks changed; unchanged ones keep their last result");
+            self.checks.restart(&new.daemon);
         } else if new.daemon != self.daemon_cfg {
             warn!(
                 "reload: changes to ha-vip.toml other than checks ([control], [log], [metrics], [capture]) take effect at restart"
             );
         }
         self.daemon_cfg = new.daemon.clone();
+        let now = Instant::now();
         let mut keep: HashSet<RouterId> = HashSet::new();
         let mut to_start = Vec::new();
+        let (mut in_place, mut restarted) = (0, 0);
         for cfg in new.routers {
-            match self
+            let same = |r: &Record| {
+                (&r.cfg.interface, r.cfg.vrid, r.cfg.family)
+                    == (&cfg.interface, cfg.vrid, cfg.family)
+            };
+            let Some(id) = self
                 .records
                 .iter()
-                .find(|(id, r)| r.cfg == cfg && !keep.contains(*id))
-            {
-                Some((id, _)) => {
-                    keep.insert(*id);
+                .find(|(id, r)| same(r) && !keep.contains(*id))
+                .map(|(id, _)| *id)
+            else {
+                to_start.push(cfg);
+                continue;
+            };
+            let Some(rec) = self.records.get_mut(&id) else {
+                continue;
+            };
+            if rec.cfg == cfg {
+                keep.insert(id);
+                continue;
+            }
+            let why = restart_reason(&rec.cfg, &cfg);
+            let result = match why {
+                None => self
+                    .endpoint
+                    .reconfigure(now, id, spec_of(&cfg))
+                    .map_err(|e| e.to_string()),
+                Some(why) => Err(why.to_string()),
+            };
+            match result {
+                Ok(()) => {
+                    info!(router = %cfg.name, "reload: router changed; applied in place");
+                    rec.reconfigure(cfg);
+                    keep.insert(id);
+                    in_place += 1;
                 }
-                None => to_start.push(cfg),
+                Err(why) => {
+                    info!(router = %cfg.name, "reload: {why}: restarting the router");
+                    restarted += 1;
+                    to_start.push(cfg);
+                }
             }
         }
         let gone: Vec<RouterId> = self
@@ -235,7 +274,11 @@ impl Routers {
             .filter(|id| !keep.contains(id))
             .copied()
             .collect();
-        let (stopped, kept, started) = (gone.len(), keep.len(), to_start.len());
+        let (stopped, kept, started) = (
+            gone.len() - restarted,
+            keep.len() - in_place,
+            to_start.len() - restarted,
+        );
         for id in gone {
             if let Some(rec) = self.records.get(&id) {
                 info!(router = %rec.cfg.name, "reload: router removed or changed; stopping it");
@@ -245,33 +288,38 @@ impl Routers {
             self.records.remove(&id);
         }
         self.close_unused_sockets();
+        // Tracked checks follow the (new) configuration and the checks'
+        // current results.
+        self.sync_tracked(now);
+        self.carry_out().await;
         for cfg in to_start {
             let id = self.insert(cfg);
             self.start(id).await;
         }
-        info!(kept, stopped, started, "configuration reloaded");
+        info!(
+            kept,
+            in_place, restarted, stopped, started, "configuration reloaded"
+        );
     }
 
-    /// After a reload changed the checks: start the new set and give every
-    /// running router its tracked checks again (failed until they report).
-    async fn restart_checks(&mut self, daemon: &config::DaemonConfig) {
-        self.checks.restart(daemon);
-        let now = Instant::now();
+    /// Give every running router the tracked checks its configuration names,
+    /// each with its check's current state (one without a result yet counts
+    /// as failed), and forget the ones it no longer tracks.
+    fn sync_tracked(&mut self, now: Instant) {
         for (&id, rec) in &self.records {
-            let tracks = self.checks.tracked_by(&rec.cfg);
+            let tracks = self.checks.tracked_state(&rec.cfg);
             self.endpoint.input(id, |vr| {
                 let old: Vec<String> = vr.tracked().map(|(n, _, _)| n.to_string()).collect();
                 for name in old {
-                    if !tracks.iter().any(|(n, _)| *n == name) {
+                    if !tracks.iter().any(|(n, _, _)| *n == name) {
                         vr.remove_tracked(now, &name);
                     }
                 }
-                for (name, weight) in &tracks {
-                    vr.set_tracked(now, name, *weight, true);
+                for (name, weight, failed) in &tracks {
+                    vr.set_tracked(now, name, *weight, *failed);
                 }
             });
         }
-        self.carry_out().await;
     }
 
     /// Close the sockets no running router uses.
@@ -603,6 +651,24 @@ impl Routers {
                 );
             }
         }
+    }
+}
+
+/// Why a changed router cannot be reconfigured in place, if it cannot:
+/// what the core cannot change (VRID, family, version: the endpoint says
+/// so), and what the shell set up at start (interface, virtual MAC,
+/// source).
+fn restart_reason(old: &config::Router, new: &config::Router) -> Option<&'static str> {
+    if old.interface != new.interface {
+        Some("the interface changed")
+    } else if old.version != new.version {
+        Some("the VRRP version changed")
+    } else if old.virtual_mac != new.virtual_mac {
+        Some("virtual_mac changed")
+    } else if old.source_address != new.source_address {
+        Some("source_address changed")
+    } else {
+        None
     }
 }
 
