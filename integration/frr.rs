@@ -348,3 +348,51 @@ fn frr_v3_ipv4_checksum_form_mismatch_is_visible() {
     );
     assert!(lab.has_addr(p.ha_node, VIP4), "ha-vip released the VIP");
 }
+
+/// IPv6 with a virtual MAC on the ha-vip side too: FRR hears ha-vip's
+/// adverts (they leave from the macvlan's own link-local, as FRR's do; from
+/// the parent's link-local the kernel refused every one with EINVAL), stays
+/// Backup, the client reaches the VIP at the virtual MAC, and ha-vip's clean
+/// stop hands over to FRR.
+#[test]
+fn frr_v3_ipv6_virtual_mac_on_both_sides() {
+    let mut p = pair("frr-vmac6", 3, VIP6, 150, 100, "virtual_mac = true", &[]);
+    let lab = &p.lab;
+    let ok = wait_until(SETTLE, || {
+        ha_view(&p.sock).0 == "Active" && frr_status(lab, p.frr, p.fam) == "Backup"
+    });
+    assert!(
+        ok,
+        "ha-vip {:?}, FRR {}\n{}",
+        ha_view(&p.sock),
+        frr_status(lab, p.frr, p.fam),
+        lab.logs()
+    );
+    let rx0 = frr_rx(lab, p.frr, p.fam);
+    let heard = wait_until(Duration::from_secs(5), || {
+        frr_rx(lab, p.frr, p.fam) >= rx0 + 5
+    });
+    assert!(
+        heard && frr_status(lab, p.frr, p.fam) == "Backup",
+        "FRR does not count ha-vip's adverts\n{}",
+        lab.logs()
+    );
+    sh(&format!(
+        "ip netns exec {} ping -6 -c1 -W1 {} || true",
+        lab.ns(p.client),
+        p.vip
+    ));
+    let want = p.frr_mac();
+    assert!(
+        wait_until(SETTLE, || lab.neighbour_mac(p.client, p.vip).as_deref()
+            == Some(want.as_str())),
+        "client sees {:?}, expected the virtual MAC {want}\n{}",
+        lab.neighbour_mac(p.client, p.vip),
+        lab.logs()
+    );
+    let log = lab.log(p.ha);
+    assert!(!log.contains("Invalid argument"), "refused adverts:\n{log}");
+    let status = p.lab.signal(p.ha, Signal::SIGTERM);
+    assert!(status.success(), "ha-vip exit {status:?}\n{}", p.lab.logs());
+    p.assert_frr_active_after_priority_zero();
+}

@@ -348,27 +348,86 @@ fn transmits_carry_destination_source_form_and_virtual_mac() {
             (u, v4(3), v4(1), ChecksumForm::NoPseudoHeader, false, 255),
         ]
     );
-    // Once Active, the virtual-MAC router's adverts leave from it, to the
-    // group; its announcements name the virtual MAC.
+    // The virtual-MAC router's first advert as Active leaves before its
+    // macvlan is up (the addresses, which bring it up, come after the
+    // advert): from the interface. Its announcements name the virtual MAC.
     let due = ep.router(vm).unwrap().poll_timeout().unwrap();
     ep.handle_timeout(due);
     let t = std::iter::from_fn(|| ep.poll_transmit(&mut buf))
         .flatten()
         .find(|t| t.router == vm);
     let t = t.expect("an advert of the new Active router");
-    assert_eq!((t.destination, t.via_virtual_mac), (group4(), true));
-    let announce = std::iter::from_fn(|| ep.poll_event()).find_map(|e| match e.kind {
+    assert_eq!((t.destination, t.via_virtual_mac), (group4(), false));
+    let events: Vec<EventKind> = std::iter::from_fn(|| ep.poll_event())
+        .filter(|e| e.router == vm)
+        .map(|e| e.kind)
+        .collect();
+    assert!(events.contains(&EventKind::AddAddresses {
+        on_virtual_mac: true
+    }));
+    let announce = events.iter().find_map(|k| match k {
         EventKind::Announce {
             mac,
             on_virtual_mac,
             ..
-        } if e.router == vm => Some((mac, on_virtual_mac)),
+        } => Some((*mac, *on_virtual_mac)),
         _ => None,
     });
     assert_eq!(
         announce,
         Some((MacAddr::vrrp_virtual(Family::Ipv4, 2), true))
     );
+    // From then on (RFC 9568 7.3) its adverts leave from the virtual MAC.
+    let next = ep.router(vm).unwrap().poll_timeout().unwrap();
+    ep.handle_timeout(next);
+    let t = std::iter::from_fn(|| ep.poll_transmit(&mut buf))
+        .flatten()
+        .find(|t| t.router == vm)
+        .expect("the next advert");
+    assert_eq!(
+        (t.destination, t.source, t.via_virtual_mac),
+        (group4(), v4(1), true)
+    );
+}
+
+/// IPv6 with a virtual MAC: the kernel refuses the parent's link-local as
+/// a source on the macvlan (EINVAL), so adverts leave from the virtual MAC
+/// only once the macvlan's own link-local is known, and from it (as FRR's
+/// do); until then, and after the macvlan goes down, from the interface.
+#[test]
+fn ipv6_adverts_from_the_virtual_mac_use_the_macvlans_link_local() {
+    let t0 = Instant::now();
+    let mut ep = Endpoint::new();
+    let mut s = spec(cfg6(255, 1, 100));
+    s.virtual_mac = true;
+    let lla: IpAddr = "fe80::1".parse().unwrap();
+    s.source = Some(lla);
+    let id = ep.insert(s);
+    ep.start(t0, id, link(true), lla, &[]).unwrap();
+    let mut buf = vec![0u8; vrrp::MAX_ADVERT_LEN];
+    let mut sent = |ep: &mut Endpoint| -> Vec<(IpAddr, bool)> {
+        std::iter::from_fn(|| ep.poll_transmit(&mut buf))
+            .flatten()
+            .map(|t| (t.source, t.via_virtual_mac))
+            .collect()
+    };
+    assert_eq!(sent(&mut ep), vec![(lla, false)], "the first advert");
+    while ep.poll_event().is_some() {}
+    let mut at = t0;
+    let mut next = |ep: &mut Endpoint| {
+        at = ep.router(id).unwrap().poll_timeout().unwrap();
+        ep.handle_timeout(at);
+    };
+    next(&mut ep);
+    assert_eq!(
+        sent(&mut ep),
+        vec![(lla, false)],
+        "macvlan up, its link-local unknown"
+    );
+    let vmac_lla: IpAddr = "fe80::5e:1".parse().unwrap();
+    ep.virtual_mac_source(id, Some(vmac_lla));
+    next(&mut ep);
+    assert_eq!(sent(&mut ep), vec![(vmac_lla, true)]);
 }
 
 /// The endpoint's sweep (the daemon's timer wake-up): eight owners at 10 ms

@@ -313,6 +313,13 @@ struct Running {
     /// read two fields instead of asking every router.
     deadline: Option<Instant>,
     early: Option<Instant>,
+    /// The macvlan is up: its addresses were added (AddAddresses with a
+    /// virtual MAC) and not removed since.
+    vmac_up: bool,
+    /// The macvlan's own IPv6 link-local, once the shell has seen it: IPv6
+    /// adverts from the virtual MAC leave from it (as FRR's do), since the
+    /// kernel refuses the parent's link-local as a source on the macvlan.
+    vmac_source: Option<IpAddr>,
 }
 
 #[derive(Debug)]
@@ -330,6 +337,11 @@ struct PendingAdvert {
     max_advert_interval_cs: u16,
     /// The next unicast peer to send to (multicast: only 0).
     next: usize,
+    /// From the virtual MAC, and from which source: decided when the core
+    /// asked for the advert, in the order of its actions (the first advert
+    /// of a new Active router precedes the macvlan coming up).
+    via_virtual_mac: bool,
+    source: IpAddr,
 }
 
 /// Every router of the process. See the module docs.
@@ -482,6 +494,8 @@ impl Endpoint {
                 vr,
                 deadline: None,
                 early: None,
+                vmac_up: false,
+                vmac_source: None,
             });
         }
         self.demux.insert(key, id);
@@ -525,6 +539,14 @@ impl Endpoint {
         entry.spec = spec;
         self.drain(id);
         Ok(())
+    }
+
+    /// The router's macvlan has (or, `None`, no longer has) the usable IPv6
+    /// link-local `addr`: IPv6 adverts from the virtual MAC leave from it.
+    pub fn virtual_mac_source(&mut self, id: RouterId, addr: Option<IpAddr>) {
+        if let Some(run) = self.routers.get_mut(&id).and_then(|e| e.run.as_mut()) {
+            run.vmac_source = addr;
+        }
     }
 
     /// Unbind a stopped router from its interface: it waits again.
@@ -784,20 +806,18 @@ impl Endpoint {
             }
             let repr = run.vr.advert(priority, interval);
             let form = entry.spec.checksum_send;
-            // The pseudo-header form covers the destination: emitted per
-            // destination.
+            // The pseudo-header form covers the source and the
+            // destination: emitted per destination.
             return Some(
-                vrrp::emit_advert(&repr, run.source, destination, form, buf)
+                vrrp::emit_advert(&repr, pending.source, destination, form, buf)
                     .map(|len| Transmit {
                         router: id,
                         ifindex: run.link.ifindex,
                         family: cfg.family,
-                        source: run.source,
+                        source: pending.source,
                         destination,
                         checksum: form,
-                        // From the virtual MAC while Active (its macvlan is
-                        // up only then); otherwise from the interface.
-                        via_virtual_mac: entry.spec.virtual_mac && run.vr.state() == State::Active,
+                        via_virtual_mac: pending.via_virtual_mac,
                         len,
                     })
                     .map_err(|e| (id, e)),
@@ -849,6 +869,18 @@ fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues) {
                 priority,
                 max_advert_interval_cs,
             } => {
+                // RFC 9568 7.3: the Active router sends from the virtual
+                // MAC, once its macvlan is up; an IPv6 advert from there
+                // needs the macvlan's own link-local.
+                let via = virtual_mac && run.vmac_up && run.vr.state() == State::Active;
+                let (via_virtual_mac, source) = match (via, run.vr.config().family) {
+                    (true, Family::Ipv4) => (true, run.source),
+                    (true, Family::Ipv6) => match run.vmac_source {
+                        Some(s) => (true, s),
+                        None => (false, run.source),
+                    },
+                    (false, _) => (false, run.source),
+                };
                 q.seq += 1;
                 q.transmits.push_back((
                     q.seq,
@@ -857,16 +889,25 @@ fn drain(id: RouterId, entry: &mut Entry, q: &mut Queues) {
                         priority,
                         max_advert_interval_cs,
                         next: 0,
+                        via_virtual_mac,
+                        source,
                     },
                 ));
                 continue;
             }
-            Action::AddAddresses => EventKind::AddAddresses {
-                on_virtual_mac: virtual_mac,
-            },
-            Action::RemoveAddresses => EventKind::RemoveAddresses {
-                on_virtual_mac: virtual_mac,
-            },
+            Action::AddAddresses => {
+                run.vmac_up = virtual_mac;
+                EventKind::AddAddresses {
+                    on_virtual_mac: virtual_mac,
+                }
+            }
+            Action::RemoveAddresses => {
+                run.vmac_up = false;
+                run.vmac_source = None;
+                EventKind::RemoveAddresses {
+                    on_virtual_mac: virtual_mac,
+                }
+            }
             Action::AddAddress(addr) => EventKind::AddAddress {
                 addr,
                 on_virtual_mac: virtual_mac,

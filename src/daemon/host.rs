@@ -264,21 +264,28 @@ impl Host {
             .await
             .map_err(|e| format!("virtual MAC: {e}"))?;
         let _ = self.nl.set_link_down(index).await;
-        if let Ok(addrs) = self.nl.addresses(index).await {
-            for a in addrs {
-                if vips.iter().any(|v| v.addr == a.addr) {
-                    warn!(
-                        router,
-                        "removing {}/{} left on {name} by an earlier run", a.addr, a.prefix_len
-                    );
-                    let _ = self.nl.del_address(index, a.addr, a.prefix_len).await;
-                }
-            }
-        }
-        if family == Family::Ipv4 {
-            for (path, e) in crate::net::sysctl::set_virtual_mac_parent(parent_name) {
-                warn!(router, "{path}: {e}");
-            }
+        self.remove_leftovers(router, &name, index, vips).await;
+        // Without these the parent answers ARP for the VIP with its own MAC
+        // (IPv4), or the macvlan's link-local is the virtual MAC's EUI-64
+        // one, the same on every node, and tentative when the router needs
+        // it (IPv6): refuse rather than run half right.
+        let failed = match family {
+            Family::Ipv4 => crate::net::sysctl::set_virtual_mac_parent(parent_name),
+            Family::Ipv6 => crate::net::sysctl::set_virtual_mac_link(&name),
+        };
+        if let Some((path, e)) = failed.first() {
+            let _ = self.nl.del_link(index).await;
+            let want = match family {
+                Family::Ipv4 => format!(
+                    "net.ipv4.conf.{parent_name}.arp_ignore=1 and net.ipv4.conf.{parent_name}.arp_announce=2"
+                ),
+                Family::Ipv6 => format!(
+                    "net.ipv6.conf.default.addr_gen_mode=3 and net.ipv6.conf.default.accept_dad=0 (inherited by {name} when ha-vip creates it)"
+                ),
+            };
+            return Err(format!(
+                "virtual MAC: cannot write {path} ({e}); set {want} beforehand (sysctl.d), or let ha-vip write them (docs/operations.md, \"Virtual MAC\")"
+            ));
         }
         let mut tx = VrrpSocket::open(&name, index, family, false)
             .map_err(|e| format!("virtual MAC socket on {name}: {e}"))?;
@@ -307,6 +314,26 @@ impl Host {
         {
             warn!(router, "{}: {e}", vm.name);
         }
+    }
+
+    /// The router whose macvlan has interface index `index`.
+    pub fn vmac_router(&self, index: u32) -> Option<RouterId> {
+        self.vmacs
+            .iter()
+            .find(|(_, vm)| vm.index == index)
+            .map(|(id, _)| *id)
+    }
+
+    /// The usable IPv6 link-local of a router's macvlan, if it has one now.
+    pub async fn vmac_link_local(&self, id: RouterId) -> Option<IpAddr> {
+        let vm = self.vmacs.get(&id)?;
+        let addrs = self.nl.addresses(vm.index).await.ok()?;
+        addrs
+            .iter()
+            .find(|a| {
+                matches!(a.addr, IpAddr::V6(v6) if v6.is_unicast_link_local()) && !a.tentative
+            })
+            .map(|a| a.addr)
     }
 
     /// The interface a router's addresses live on: its macvlan when it has

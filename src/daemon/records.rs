@@ -4,16 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use tracing::{info, warn};
 
 use super::notify::{Change, Notifier};
 use crate::config;
 use crate::core::{Reason, State};
-
-/// At most one split-brain log line per peer in this time (all counted).
-const SPLIT_BRAIN_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// One configured virtual router, running or waiting.
 pub struct Record {
@@ -25,8 +22,6 @@ pub struct Record {
     pub transitions: BTreeMap<String, u64>,
     pub announcements_sent: u64,
     pub last_takeover: Option<SystemTime>,
-    /// The last split brain logged (peer, when), for the log's rate limit.
-    split_brain_logged: Option<(IpAddr, Instant)>,
 }
 
 impl Record {
@@ -45,7 +40,6 @@ impl Record {
             transitions: BTreeMap::new(),
             announcements_sent: 0,
             last_takeover: None,
-            split_brain_logged: None,
         }
     }
 
@@ -91,27 +85,13 @@ impl Record {
         }
     }
 
-    /// Log a split brain: every event is counted (splitBrainEvents, by the
-    /// core); the log gets a new peer, a yield, or one line a minute, so a
-    /// flood from the link cannot flood the log.
-    pub fn peer_active(
-        &mut self,
-        now: Instant,
-        ours: IpAddr,
-        peer: IpAddr,
-        peer_priority: u8,
-        our_priority: u8,
-        yielded: bool,
-    ) {
-        let quiet = self.split_brain_logged.is_some_and(|(p, at)| {
-            p == peer && now.saturating_duration_since(at) < SPLIT_BRAIN_LOG_EVERY
-        });
-        if yielded || !quiet {
-            self.split_brain_logged = Some((peer, now));
-            let name = &self.cfg.name;
-            warn!(router = %name, vrid = self.cfg.vrid, %ours, %peer, our_priority, peer_priority,
-                "{name}: split brain: {peer} (priority {peer_priority}) is Active too; we are {ours} (priority {our_priority}): {}",
-                if yielded { "yielding to it" } else { "asserting with an advert" });
-        }
+    /// Log a split brain: the core reports one only when two Active
+    /// routers persist past one advert interval, at most once a minute per
+    /// router whatever the peer (`core::SPLIT_BRAIN_REPORT_PERIOD`), and
+    /// counts every episode (splitBrainEvents).
+    pub fn peer_active(&self, ours: IpAddr, peer: IpAddr, peer_priority: u8, our_priority: u8) {
+        let name = &self.cfg.name;
+        warn!(router = %name, vrid = self.cfg.vrid, %ours, %peer, our_priority, peer_priority,
+            "{name}: split brain: {peer} (priority {peer_priority}) is Active too; we are {ours} (priority {our_priority}): asserting with an advert");
     }
 }

@@ -450,6 +450,14 @@ impl Routers {
                 }
             }
             NetlinkEvent::AddressAdded(a) => {
+                // A macvlan's link-local, usable now: the router's IPv6
+                // adverts leave from it from now on.
+                if let Some(id) = self.host.vmac_router(a.index)
+                    && matches!(a.addr, std::net::IpAddr::V6(v6) if v6.is_unicast_link_local())
+                    && !a.tentative
+                {
+                    self.endpoint.virtual_mac_source(id, Some(a.addr));
+                }
                 // A source that turned tentative (DAD runs again after the
                 // link came back) cannot send until DAD ends: wait for it.
                 if a.tentative {
@@ -583,6 +591,13 @@ impl Routers {
                 self.host
                     .set_addresses(id, &rec.cfg.name, target, &rec.cfg.addresses, add)
                     .await;
+                // The macvlan is up now: IPv6 adverts from the virtual MAC
+                // leave from its own link-local (or from the interface
+                // until it has one: netlink tells when).
+                if add && on_virtual_mac && rec.cfg.family == crate::wire::Family::Ipv6 {
+                    let ll = self.host.vmac_link_local(id).await;
+                    self.endpoint.virtual_mac_source(id, ll);
+                }
             }
             EventKind::AddAddress {
                 addr,
@@ -638,17 +653,10 @@ impl Routers {
                 peer,
                 peer_priority,
                 our_priority,
-                yielded,
+                ..
             } => {
                 let ours = self.endpoint.source(id).unwrap_or(peer);
-                rec.peer_active(
-                    Instant::now(),
-                    ours,
-                    peer,
-                    peer_priority,
-                    our_priority,
-                    yielded,
-                );
+                rec.peer_active(ours, peer, peer_priority, our_priority);
             }
         }
     }

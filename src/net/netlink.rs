@@ -177,9 +177,8 @@ impl Netlink {
         }
     }
 
-    /// Create (or find) a macvlan in bridge mode on `parent` with `mac` and
-    /// IPv6 address generation random (no EUI-64 link-local from the
-    /// shared virtual MAC, as FRR does). It is left down: the daemon brings
+    /// Create (or find) a macvlan in bridge mode on `parent` with `mac`. It
+    /// is left down: the daemon brings
     /// it up only while the router is Active, so a Backup never sends a
     /// frame from the virtual MAC. Returns its index.
     pub async fn ensure_macvlan(&self, parent: u32, name: &str, mac: [u8; 6]) -> io::Result<u32> {
@@ -196,10 +195,9 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| nl_err(&format!("create macvlan {name}"), e))?;
-        // Random IPv6 address generation (addrgenmode random): the kernel
-        // refuses IFLA_AF_SPEC on creation, so it is set before the link
-        // first comes up, when no link-local exists yet.
-        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/addr_gen_mode"), "3");
+        // Its IPv6 settings (net::sysctl::set_virtual_mac_link) are the
+        // caller's, before the link first comes up: the kernel refuses
+        // IFLA_AF_SPEC on creation.
         match self.link_by_name(name).await? {
             Some(l) => Ok(l.index),
             None => Err(io::Error::other(format!("macvlan {name} vanished"))),
