@@ -18,6 +18,7 @@ mod lab;
 mod ops;
 mod reload;
 mod rfc_rules;
+mod service;
 mod vmac;
 
 use std::process::Command;

@@ -275,6 +275,10 @@ pub enum Reason {
     InterfaceDown,
     /// A requested handover: priority 0 sent, staying in the election.
     Handover,
+    /// The Active router could not advertise for a whole
+    /// Master_Down_Interval (a frozen process or VM): it gave its addresses
+    /// up (self-fencing).
+    Stalled,
 }
 
 impl Reason {
@@ -305,6 +309,7 @@ impl fmt::Display for Reason {
             Reason::Shutdown => "shutdown",
             Reason::InterfaceDown => "interface down",
             Reason::Handover => "handover requested",
+            Reason::Stalled => "stalled past Master_Down_Interval: addresses given up",
         })
     }
 }
@@ -755,6 +760,9 @@ impl VirtualRouter {
                 }
             }
             State::Active => {
+                if self.fence_if_stalled(now) {
+                    return;
+                }
                 if let Some(due) = self
                     .adver_at
                     .filter(|_| self.adver_opens().is_some_and(|open| open <= now))
@@ -778,6 +786,36 @@ impl VirtualRouter {
                 self.run_announce(now);
             }
         }
+    }
+
+    /// Self-fencing. An Active router whose advert due at `adver_at` could
+    /// not go out for a whole Master_Down_Interval (the process or the VM
+    /// was frozen, the loop stalled) has not been heard by the Backups, and
+    /// one of them may hold the addresses now: it gives them up at once and
+    /// listens as a Backup (it preempts again by the usual rules) instead of
+    /// asserting a VIP it did not defend. Checked before any input is
+    /// acted on: an advert read after the stall must not re-arm the timer
+    /// first. The owner keeps its own address. Returns whether it fenced.
+    fn fence_if_stalled(&mut self, now: Instant) -> bool {
+        let stalled = self.state == State::Active
+            && !self.is_owner()
+            && self
+                .adver_at
+                .is_some_and(|due| now >= later(due, self.master_down_interval()));
+        if !stalled {
+            return false;
+        }
+        self.change_state(now, State::Backup, Reason::Stalled);
+        self.stop_timers();
+        self.release_now();
+        self.active_router = None;
+        self.master_adver_interval_cs = self.cfg.advert_interval_cs;
+        self.arm_master_down(
+            now,
+            self.master_down_interval(),
+            Reason::MasterDownTimerExpired,
+        );
+        true
     }
 
     /// Set (or add) a tracked object: while `failed`, `weight` is added to
@@ -929,6 +967,7 @@ impl VirtualRouter {
         src: IpAddr,
         advert: &AdvertRepr<'_>,
     ) -> Result<(), DropReason> {
+        self.fence_if_stalled(now);
         let checked = if self.state == State::Initialize {
             Err(DropReason::NotRunning)
         } else {
