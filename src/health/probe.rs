@@ -7,15 +7,14 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use rustls::pki_types::ServerName;
 use tokio::time::{Instant, timeout_at};
 use tracing::warn;
 
 use super::k8s::K8sProber;
-use super::transport::{self, Request, TlsCache, Trust};
+use super::transport::{self, ClientCache, Request, Trust};
 use super::{
     CheckKind, ExecParams, Failure, HttpParams, InterfaceParams, ProbeResult, Service, Stage,
-    TcpParams,
+    StageTimeouts, TcpParams,
 };
 
 /// Runs one check kind, keeping what must survive between its probes.
@@ -41,14 +40,24 @@ impl Prober {
 
     /// One probe, bounded by `timeout`.
     pub async fn probe(&mut self, timeout: Duration) -> ProbeResult {
+        self.probe_stages(StageTimeouts::all(timeout), timeout)
+            .await
+    }
+
+    /// One probe, each network stage bounded by its own timeout, the whole
+    /// probe by `total`.
+    pub async fn probe_stages(&mut self, stages: StageTimeouts, total: Duration) -> ProbeResult {
         let start = Instant::now();
-        let deadline = start + timeout;
+        let deadline = start + total;
         let outcome = match self {
             // Times its own stages (and builds its own result).
-            Prober::K8s(k) => return k.probe(timeout).await,
-            Prober::Tcp(p) => probe_tcp(p, deadline, timeout).await,
-            Prober::Http(p) => p.probe(deadline, timeout).await,
-            Prober::Exec(p) => probe_exec(p, deadline, timeout).await,
+            Prober::K8s(k) => return k.probe_stages(stages, total).await,
+            Prober::Tcp(p) => {
+                let limit = stages.connect.min(total);
+                probe_tcp(p, start + limit, limit).await
+            }
+            Prober::Http(p) => p.probe(stages, total).await,
+            Prober::Exec(p) => probe_exec(p, deadline, total).await,
             Prober::Interface(p) => probe_interface(p),
         };
         ProbeResult {
@@ -81,7 +90,7 @@ async fn probe_tcp(p: &TcpParams, deadline: Instant, limit: Duration) -> Result<
 pub struct HttpProber {
     name: String,
     params: HttpParams,
-    tls: TlsCache,
+    clients: ClientCache,
     warned_insecure: bool,
 }
 
@@ -90,12 +99,12 @@ impl HttpProber {
         HttpProber {
             name: name.to_string(),
             params,
-            tls: TlsCache::default(),
+            clients: ClientCache::default(),
             warned_insecure: false,
         }
     }
 
-    async fn probe(&mut self, deadline: Instant, limit: Duration) -> Result<(), Failure> {
+    async fn probe(&mut self, stages: StageTimeouts, total: Duration) -> Result<(), Failure> {
         let url = transport::parse_url(&self.params.url, "url")?;
         let tls = if url.https {
             let trust = match (&self.params.ca_cert, self.params.insecure) {
@@ -109,12 +118,7 @@ impl HttpProber {
                     "TLS verification disabled for this check (insecure = true)");
             }
             let name = self.params.server_name.as_deref().unwrap_or(&url.host);
-            let server_name = ServerName::try_from(name.to_string()).map_err(|_| {
-                Failure::Config(format!(
-                    "server_name {name:?} is not a DNS name or IP address"
-                ))
-            })?;
-            Some((self.tls.get(&trust)?, server_name))
+            Some((trust, name.to_string()))
         } else {
             None
         };
@@ -127,7 +131,7 @@ impl HttpProber {
             path_and_query: url.path_and_query,
             bearer: None,
         };
-        let response = transport::get(&request, deadline, limit).await?;
+        let response = transport::get(&mut self.clients, &request, stages, total).await?;
         if response.status == self.params.expected_status {
             Ok(())
         } else {
