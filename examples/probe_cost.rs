@@ -3,19 +3,22 @@
 //!
 //! ```text
 //! cargo run --release --example probe_cost -- readyz URL CA_FILE COUNT INTERVAL_MS
-//! cargo run --release --example probe_cost -- connect HOST:PORT SECONDS INTERVAL_MS
+//! cargo run --release --example probe_cost -- connect URL CA_FILE SECONDS
+//! cargo run --release --example probe_cost -- check URL CA_FILE SECONDS
 //! ```
 //!
 //! `readyz` runs COUNT API-server probes (TCP, TLS, `GET /readyz`) against
-//! URL, one every INTERVAL_MS; `connect` runs the fast TCP-connect probe for
-//! SECONDS. Both print the process's user+system CPU time (getrusage), the
+//! URL, one every INTERVAL_MS; `connect` runs the API-server check with only
+//! its fast TCP-connect probe (every 100 ms; the full probe once, at the
+//! start) for SECONDS; `check` runs the whole check at its defaults. All
+//! print the process's user+system CPU time (getrusage), the
 //! share of one core over the wall time, and the peak and current RSS. The
 //! server runs in another process (e.g. `openssl s_server -www`), so its
 //! cost is not counted.
 
 use std::time::{Duration, Instant};
 
-use ha_vip::health::{K8sParams, K8sProber};
+use ha_vip::health::{CheckSpec, K8sParams, K8sProber, spawn_check};
 
 fn cpu_and_rss() -> (Duration, u64) {
     // SAFETY: getrusage only writes into the struct we pass.
@@ -88,9 +91,43 @@ fn main() {
                 println!("failed probes: {failed}");
             });
         }
+        Some(mode @ ("connect" | "check")) if args.len() == 5 => {
+            let seconds: u64 = args[4].parse().expect("SECONDS");
+            let params = K8sParams {
+                api_server: args[2].clone(),
+                ca_cert: Some(args[3].clone().into()),
+                ..K8sParams::default()
+            };
+            let mut spec = CheckSpec::k8s(params);
+            if mode == "connect" {
+                spec.interval = Duration::from_secs(24 * 3600);
+            }
+            rt.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+                let handle = spawn_check(spec, tx);
+                let first = rx.recv().await.expect("first result");
+                assert!(first.healthy, "{}", first.reason);
+                let (cpu0, _) = cpu_and_rss();
+                let start = Instant::now();
+                tokio::time::sleep(Duration::from_secs(seconds)).await;
+                let st = handle.status.borrow().clone();
+                let connects = st.connect.as_ref().map_or(0, |c| c.probes);
+                report(
+                    &format!("{mode} ({connects} connect probes, {} full)", st.probes),
+                    connects + st.probes,
+                    start.elapsed(),
+                    cpu0,
+                );
+                println!(
+                    "failed: {} connect, {} full",
+                    st.connect.as_ref().map_or(0, |c| c.failures),
+                    st.failures
+                );
+            });
+        }
         _ => {
             eprintln!(
-                "usage: probe_cost readyz URL CA_FILE COUNT INTERVAL_MS | connect HOST:PORT SECONDS INTERVAL_MS"
+                "usage: probe_cost readyz URL CA_FILE COUNT INTERVAL_MS | connect URL CA_FILE SECONDS | check URL CA_FILE SECONDS"
             );
             std::process::exit(2);
         }

@@ -303,6 +303,7 @@ fn bad_checks_are_refused_with_their_keys() {
     let e = load_dir(dir.path()).unwrap_err();
     assert!(err_at(&e, "ha-vip.toml", "checks.a.type", 2).contains("\"ping\""));
     assert!(err_at(&e, "ha-vip.toml", "checks.b.address", 3).contains("missing"));
+    assert!(err_at(&e, "ha-vip.toml", "checks.c.command", 7).contains("absolute path"));
     assert!(err_at(&e, "ha-vip.toml", "checks.c.rise", 8).contains("1..=100"));
     assert!(err_at(&e, "ha-vip.toml", "k8s.weight", 10).contains("-254..=254"));
     assert!(err_at(&e, "ha-vip.toml", "k8s.ca_cert", 11).contains("absolute"));

@@ -400,6 +400,16 @@ fn read_check(
                         d.error(&span, &t.name("command"), "must not be empty");
                         None
                     }
+                    // Run directly, never looked up in a PATH the daemon's
+                    // environment would decide.
+                    Some((c, span)) if !Path::new(&c).is_absolute() => {
+                        d.error(
+                            &span,
+                            &t.name("command"),
+                            format!("must be an absolute path to a program, got {c:?}"),
+                        );
+                        None
+                    }
                     other => other.map(|(c, _)| c),
                 };
                 let args = match t.strings(d, "args") {

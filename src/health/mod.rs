@@ -46,6 +46,7 @@ mod debounce;
 mod k8s;
 mod probe;
 mod runner;
+pub mod spawn;
 mod transport;
 
 use std::fmt;
@@ -310,8 +311,9 @@ impl HttpParams {
 /// Parameters of an `exec` check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecParams {
-    /// The program, run directly (no shell); looked up in `PATH` when it has
-    /// no slash.
+    /// The program: an absolute path, run directly (no shell), with a
+    /// cleared environment (`PATH`, `HA_VIP_CHECK`) and no ambient
+    /// capabilities (see `spawn.rs`).
     pub program: String,
     pub args: Vec<String>,
 }
