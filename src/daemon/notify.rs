@@ -15,7 +15,7 @@
 //! in the log). At most [`STDERR_KEPT`] bytes of a program's stderr are
 //! kept for the log line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -100,7 +100,7 @@ fn environment(
 }
 
 async fn run_one(
-    prog: &PathBuf,
+    prog: &Path,
     router: &str,
     vrid: u8,
     interface: &str,
