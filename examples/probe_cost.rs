@@ -31,6 +31,28 @@ fn cpu_and_rss() -> (Duration, u64) {
     (tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_maxrss as u64)
 }
 
+/// Time on a CPU, to the nanosecond, from the scheduler (/proc/self/schedstat,
+/// summed over threads). getrusage's user/system split is sampled at the
+/// timer tick, which overcharges a process that wakes on timers.
+fn on_cpu() -> Duration {
+    let mut total = Duration::ZERO;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            if let Some(ns) = std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+            {
+                total += Duration::from_nanos(ns);
+            }
+        }
+    }
+    total
+}
+
 fn vm_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -42,16 +64,20 @@ fn vm_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn report(what: &str, n: u64, wall: Duration, cpu0: Duration) {
+fn report(what: &str, n: u64, wall: Duration, cpu0: Duration, sched0: Duration) {
     let (cpu1, maxrss) = cpu_and_rss();
     let cpu = cpu1.saturating_sub(cpu0);
+    let sched = on_cpu().saturating_sub(sched0);
     println!(
-        "{what}: {n} probes in {:.1} s wall: cpu {:.3} s ({:.1} us/probe, {:.4} % of one core), \
-         peak RSS {} KiB, RSS now {} KiB",
+        "{what}: {n} probes in {:.1} s wall: getrusage {:.3} s ({:.1} us/probe, {:.4} % of one core), \
+         schedstat {:.4} s ({:.1} us/probe, {:.4} % of one core), peak RSS {} KiB, RSS now {} KiB",
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / n.max(1) as f64,
         100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        sched.as_secs_f64(),
+        sched.as_secs_f64() * 1e6 / n.max(1) as f64,
+        100.0 * sched.as_secs_f64() / wall.as_secs_f64(),
         maxrss,
         vm_rss_kib()
     );
@@ -75,6 +101,7 @@ fn main() {
             rt.block_on(async {
                 let mut prober = K8sProber::new("k8s", params);
                 let (cpu0, _) = cpu_and_rss();
+                let sched0 = on_cpu();
                 let start = Instant::now();
                 let mut failed = 0;
                 for i in 0..count {
@@ -87,7 +114,7 @@ fn main() {
                     }
                     tokio::time::sleep_until((start + every * (i as u32 + 1)).into()).await;
                 }
-                report("readyz", count, start.elapsed(), cpu0);
+                report("readyz", count, start.elapsed(), cpu0, sched0);
                 println!("failed probes: {failed}");
             });
         }
@@ -108,6 +135,7 @@ fn main() {
                 let first = rx.recv().await.expect("first result");
                 assert!(first.healthy, "{}", first.reason);
                 let (cpu0, _) = cpu_and_rss();
+                let sched0 = on_cpu();
                 let start = Instant::now();
                 tokio::time::sleep(Duration::from_secs(seconds)).await;
                 let st = handle.status.borrow().clone();
@@ -117,6 +145,7 @@ fn main() {
                     connects + st.probes,
                     start.elapsed(),
                     cpu0,
+                    sched0,
                 );
                 println!(
                     "failed: {} connect, {} full",
@@ -124,6 +153,35 @@ fn main() {
                     st.failures
                 );
             });
+        }
+        Some("idle") if args.len() == 4 => {
+            // The floor: a task that only wakes every INTERVAL_MS.
+            let seconds: u64 = args[2].parse().expect("SECONDS");
+            let every = Duration::from_millis(args[3].parse().expect("INTERVAL_MS"));
+            rt.block_on(async {
+                let (cpu0, _) = cpu_and_rss();
+                let sched0 = on_cpu();
+                let start = Instant::now();
+                let mut n = 0;
+                while start.elapsed() < Duration::from_secs(seconds) {
+                    tokio::time::sleep(every).await;
+                    n += 1;
+                }
+                report("idle wake-ups", n, start.elapsed(), cpu0, sched0);
+            });
+        }
+        Some("diag") if args.len() == 4 => {
+            // The sock_diag question alone, back to back.
+            let addr: std::net::SocketAddr = args[2].parse().expect("HOST:PORT");
+            let count: u64 = args[3].parse().expect("COUNT");
+            let mut w = ha_vip::health::listen::ListenWatch::new().expect("sock_diag");
+            let (cpu0, _) = cpu_and_rss();
+            let sched0 = on_cpu();
+            let start = Instant::now();
+            for _ in 0..count {
+                assert!(w.serves(addr).expect("sock_diag"));
+            }
+            report("sock_diag", count, start.elapsed(), cpu0, sched0);
         }
         _ => {
             eprintln!(

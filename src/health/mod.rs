@@ -44,6 +44,7 @@
 mod damping;
 mod debounce;
 mod k8s;
+pub mod listen;
 mod probe;
 mod runner;
 pub mod spawn;
@@ -396,6 +397,9 @@ pub enum Failure {
         service: Service,
         addr: std::net::SocketAddr,
     },
+    /// The kernel has no socket listening on the local API server's
+    /// address (sock_diag): it crashed or stopped.
+    NotListening { addr: std::net::SocketAddr },
     /// A stage did not finish within the probe's timeout.
     Timeout {
         service: Service,
@@ -443,7 +447,7 @@ impl Failure {
     /// for a status.
     pub fn stage(&self) -> Option<Stage> {
         match self {
-            Failure::Refused { .. } => Some(Stage::Connect),
+            Failure::Refused { .. } | Failure::NotListening { .. } => Some(Stage::Connect),
             Failure::Timeout { stage, .. } | Failure::Io { stage, .. } => Some(*stage),
             Failure::Tls(_) => Some(Stage::Tls),
             Failure::Unauthorized
@@ -463,6 +467,7 @@ impl Failure {
         matches!(
             self,
             Failure::ShuttingDown { .. }
+                | Failure::NotListening { .. }
                 | Failure::Refused {
                     service: Service::ApiServer,
                     ..
@@ -492,6 +497,10 @@ impl fmt::Display for Failure {
             Failure::Refused { service, addr } => {
                 write!(f, "connection refused: is the {service} running on {addr}?")
             }
+            Failure::NotListening { addr } => write!(
+                f,
+                "not listening: no socket listens on {addr}; is the API server running?"
+            ),
             Failure::Timeout {
                 stage: Stage::Exec,
                 limit,
@@ -644,7 +653,8 @@ pub enum ProbeSource {
     /// The check's own probe (for the API server: TCP, TLS, `/readyz`).
     #[default]
     Full,
-    /// The fast local TCP-connect probe of the API-server check.
+    /// The fast probe of the API-server check: its listening socket asked
+    /// of the kernel (sock_diag), or a TCP connect when it is not local.
     Connect,
 }
 

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{info, warn};
 
+use super::listen::{self, DestroyWatch, ListenWatch};
 use super::{
     CheckKind, CheckSpec, CheckUpdate, Debouncer, Failure, ProbeResult, ProbeSource, Prober,
     Service, Stage, transport,
@@ -58,11 +59,17 @@ pub struct CheckStatus {
     pub connect: Option<ConnectStatus>,
 }
 
-/// The fast TCP-connect probe of the API-server check.
+/// The fast probe of the API-server check.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectStatus {
-    /// What it connects to.
+    /// What it watches.
     pub target: Option<SocketAddr>,
+    /// How: `sock_diag notices` (the kernel's listening sockets, asked
+    /// when it announces a socket on the port destroyed: a local address),
+    /// `sock_diag poll` (asked every `connect_interval`: notices
+    /// unavailable) or `tcp connect` (every `connect_interval`: another
+    /// host's address).
+    pub method: &'static str,
     /// Its latest result (latency: the TCP handshake).
     pub last: Option<ProbeResult>,
     /// Probes run, and how many were refused or failed.
@@ -141,14 +148,108 @@ async fn connect_target(spec: &CheckSpec) -> Option<SocketAddr> {
     }
 }
 
-async fn connect_once(addr: SocketAddr, limit: Duration) -> ProbeResult {
-    let start = Instant::now();
-    let outcome = transport::connect(&[addr], Service::ApiServer, start + limit, limit)
-        .await
-        .map(drop);
-    ProbeResult {
-        outcome,
-        latency: start.elapsed(),
+/// How the fast probe looks at the API server.
+enum How {
+    /// Its listening socket, asked of the kernel: a local address. With
+    /// destroy notices the question is asked when a socket on the port
+    /// without a peer goes away; without, every `connect_interval`.
+    Listen(ListenWatch, Option<DestroyWatch>),
+    /// A TCP connect every `connect_interval`: an address of another host.
+    Connect,
+}
+
+struct Fast {
+    how: How,
+    target: SocketAddr,
+    every: Duration,
+    limit: Duration,
+    /// The first probe runs at once.
+    started: bool,
+}
+
+impl Fast {
+    fn new(name: &str, target: SocketAddr, every: Duration, limit: Duration) -> Fast {
+        let how = if listen::is_local(target.ip()) {
+            match ListenWatch::new() {
+                Ok(w) => {
+                    let events = DestroyWatch::new(target.port())
+                        .map_err(|e| {
+                            warn!(check = %name, "no socket-destroy notices ({e}): asking the \
+                                kernel for {target}'s listener every {every:?} instead");
+                        })
+                        .ok();
+                    How::Listen(w, events)
+                }
+                Err(e) => {
+                    warn!(check = %name,
+                        "sock_diag unavailable ({e}): the fast probe connects to {target} instead");
+                    How::Connect
+                }
+            }
+        } else {
+            How::Connect
+        };
+        Fast {
+            how,
+            target,
+            every,
+            limit,
+            started: false,
+        }
+    }
+
+    /// `sock_diag notices`, `sock_diag every ...` or `tcp connect`.
+    fn method(&self) -> &'static str {
+        match &self.how {
+            How::Listen(_, Some(_)) => "sock_diag notices",
+            How::Listen(_, None) => "sock_diag poll",
+            How::Connect => "tcp connect",
+        }
+    }
+
+    /// Waits for the next moment to look (a notice, or the period), then
+    /// looks. The sock_diag question is a few microseconds of netlink round
+    /// trip on a socket kept open: answered in place.
+    async fn next(&mut self) -> ProbeResult {
+        if self.started {
+            match &mut self.how {
+                How::Listen(_, Some(events)) => match events.destroyed().await {
+                    // A notice, or notices lost: look either way.
+                    Ok(_) => {}
+                    Err(e) => {
+                        warn!("socket-destroy notices failed ({e}): polling instead");
+                        if let How::Listen(_, events) = &mut self.how {
+                            *events = None;
+                        }
+                    }
+                },
+                How::Listen(_, None) | How::Connect => tokio::time::sleep(self.every).await,
+            }
+        }
+        self.started = true;
+        let start = Instant::now();
+        let outcome = match &mut self.how {
+            How::Listen(w, _) => match w.serves(self.target) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Failure::NotListening { addr: self.target }),
+                Err(e) => Err(Failure::Io {
+                    stage: Stage::Connect,
+                    error: format!("sock_diag: {e}"),
+                }),
+            },
+            How::Connect => transport::connect(
+                &[self.target],
+                Service::ApiServer,
+                start + self.limit,
+                self.limit,
+            )
+            .await
+            .map(drop),
+        };
+        ProbeResult {
+            outcome,
+            latency: start.elapsed(),
+        }
     }
 }
 
@@ -265,16 +366,31 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
         CheckKind::Tcp(_) => (Service::Server, Stage::Connect),
         CheckKind::Exec(_) | CheckKind::Interface(_) => (Service::Server, Stage::Exec),
     };
-    let target = connect_target(&spec).await;
-    let connect_every = spec.connect_interval.map(|i| i.max(MIN_INTERVAL));
     let connect_limit = spec.stages.connect.min(spec.timeout);
-    if let Some(addr) = target {
+    let fast = match (spec.connect_interval, connect_target(&spec).await) {
+        (Some(every), Some(target)) => Some(Fast::new(
+            &spec.name,
+            target,
+            every.max(MIN_INTERVAL),
+            connect_limit,
+        )),
+        _ => None,
+    };
+    let mut connecting: Running<(Fast, ProbeResult)> = None;
+    if let Some(mut f) = fast {
+        let method = f.method();
+        info!(check = %spec.name, target = %f.target, method, "fast probe of the API server's listener");
         status.send_modify(|s| {
             s.connect = Some(ConnectStatus {
-                target: Some(addr),
+                target: Some(f.target),
+                method,
                 ..ConnectStatus::default()
             })
         });
+        connecting = Some(Box::pin(async move {
+            let r = f.next().await;
+            (f, r)
+        }));
     }
     let mut prober = Some(Prober::new(&spec.name, &spec.kind));
     let mut r = Runner {
@@ -287,9 +403,7 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
     let total = r.spec.timeout;
     let stages = r.spec.stages;
     let mut next_probe = Instant::now();
-    let mut next_connect = Instant::now();
     let mut probing: Running<(Prober, ProbeResult, Instant)> = None;
-    let mut connecting: Running<ProbeResult> = None;
     loop {
         let due = r.debouncer.poll_timeout().map(Instant::from_std);
         tokio::select! {
@@ -323,17 +437,16 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                 next_probe = Instant::from_std(next_probe_at(
                     &r.spec, started.into_std(), now.into_std(), &r.debouncer));
             }
-            _ = sleep_until(next_connect), if connecting.is_none() && connect_every.is_some() && target.is_some() => {
-                if let Some(addr) = target {
-                    connecting = Some(Box::pin(connect_once(addr, connect_limit)));
-                }
-            }
-            result = maybe(&mut connecting) => {
-                connecting = None;
+            (mut f, result) = maybe(&mut connecting) => {
+                let method = f.method();
+                connecting = Some(Box::pin(async move {
+                    let r = f.next().await;
+                    (f, r)
+                }));
                 let now = Instant::now();
-                next_connect = now + connect_every.unwrap_or(MIN_INTERVAL);
                 r.status.send_modify(|s| {
                     if let Some(c) = s.connect.as_mut() {
+                        c.method = method;
                         c.probes += 1;
                         if !result.healthy() {
                             c.failures += 1;
@@ -341,9 +454,9 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                         c.last = Some(result.clone());
                     }
                 });
-                // Only a refusal says something the full probe does not
-                // (the listener is gone, now); a connect that works says
-                // nothing about readiness.
+                // Only a definite failure says something the full probe
+                // does not (the listener is gone, now); a listener that is
+                // there says nothing about readiness.
                 if result.definite() && !r.feed(result, ProbeSource::Connect, now).await {
                     return;
                 }
