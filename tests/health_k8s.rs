@@ -570,6 +570,46 @@ async fn stage_timeouts_name_the_stage_at_the_defaults() {
     assert_eq!(probe(external(&server, &dir)).await.outcome, Ok(()));
 }
 
+/// Each stage has its own bound, and neither lends time to the other: a
+/// handshake slower than the TLS bound fails even though connect + TLS
+/// would have allowed it, and an answer slower than the response bound
+/// fails even though the whole probe's timeout would have allowed it.
+#[tokio::test]
+async fn stages_do_not_borrow_time_from_each_other() {
+    let server = FakeApiServer::start(Some(TOKEN)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CheckSpec::k8s(external(&server, &dir));
+    let probe = || async {
+        K8sProber::new("k8s", external(&server, &dir))
+            .probe_stages(spec.stages, spec.timeout)
+            .await
+            .outcome
+    };
+    // 0.8 s of handshake: over the 0.5 s TLS bound, under connect + TLS.
+    server.set_mode(Mode::SlowTls(Duration::from_millis(800)));
+    assert_eq!(
+        probe().await,
+        Err(Failure::Timeout {
+            service: Service::ApiServer,
+            stage: Stage::Tls,
+            limit: spec.stages.tls
+        })
+    );
+    // 1.2 s to answer: over the 0.8 s response bound, under the 2 s total.
+    server.set_mode(Mode::SlowReady(Duration::from_millis(1200)));
+    assert_eq!(
+        probe().await,
+        Err(Failure::Timeout {
+            service: Service::ApiServer,
+            stage: Stage::Http,
+            limit: spec.stages.response
+        })
+    );
+    // Inside both bounds: healthy.
+    server.set_mode(Mode::SlowTls(Duration::from_millis(200)));
+    assert_eq!(probe().await, Ok(()));
+}
+
 #[tokio::test]
 async fn the_runner_reports_the_stage_of_a_slow_500() {
     let server = FakeApiServer::start(Some(TOKEN)).await;

@@ -9,9 +9,11 @@
 //! reqwest then connects to that same address, bounded by connect + TLS, and
 //! a connect error or timeout of its own is the TLS stage (a certificate
 //! error is told by the `rustls::Error` in its source chain). The response
-//! stage is everything after, bounded from outside; a layer on reqwest's
-//! connector ([`CountConnects`]) says whether the connection was up when
-//! that bound ran out, so a hung handshake is never called a late answer. The name to verify in
+//! stage is everything after, bounded from outside. A layer on reqwest's
+//! connector ([`CountConnects`]) says when reqwest's connection is up: the
+//! TLS bound runs from our own connect to that moment, and the response
+//! bound from that moment on, so neither stage borrows time from the other
+//! and a hung handshake is never called a late answer. The name to verify in
 //! the certificate (`server_name`, e.g. `kubernetes` while connecting to
 //! 127.0.0.1) is given to reqwest as the URL's host, resolved to the address
 //! connected to, so it is also the SNI.
@@ -135,8 +137,12 @@ pub(crate) async fn get(
             stage: Stage::Connect,
             error: e.to_string(),
         })?;
-    let (client, url, connects) = clients.get(req, addr, stages.connect + stages.tls)?;
-    let connects_before = connects.load(Ordering::Relaxed);
+    let (client, url, connected) = clients.get(req, addr, stages.connect + stages.tls)?;
+    let connects_before = connected.count.load(Ordering::Relaxed);
+    // Armed before the request goes, so the moment it connects is not missed.
+    let up = connected.notify.notified();
+    tokio::pin!(up);
+    up.as_mut().enable();
     let mut builder = client
         .get(url)
         .header(HOST, req.authority.as_str())
@@ -152,9 +158,9 @@ pub(crate) async fn get(
         value.set_sensitive(true);
         builder = builder.header(AUTHORIZATION, value);
     }
-    // reqwest's connect_timeout (connect + TLS) runs out before this one
-    // while the handshake is still going; past it, the answer is late.
-    let answer_by = (Instant::now() + stages.connect + stages.tls + stages.response).min(end);
+    // reqwest's TCP connect to an address that just accepted ours takes
+    // microseconds: the handshake's bound starts now.
+    let tls_by = (Instant::now() + stages.tls).min(end);
     let tls_limit = limit_of(stages.tls);
     let work = async {
         let mut response = builder
@@ -177,13 +183,21 @@ pub(crate) async fn get(
         }
         Ok(Response { status, body })
     };
-    timeout_at(answer_by, work).await.map_err(|_| {
-        if connects.load(Ordering::Relaxed) == connects_before {
-            timeout(Stage::Tls, tls_limit)
-        } else {
-            timeout(Stage::Http, limit_of(stages.response))
+    tokio::pin!(work);
+    let answer_by = tokio::select! {
+        r = &mut work => return r,
+        _ = &mut up => (Instant::now() + stages.response).min(end),
+        _ = tokio::time::sleep_until(tls_by) => {
+            if connected.count.load(Ordering::Relaxed) == connects_before {
+                return Err(timeout(Stage::Tls, tls_limit));
+            }
+            // Connected in the same instant.
+            (Instant::now() + stages.response).min(end)
         }
-    })?
+    };
+    timeout_at(answer_by, work)
+        .await
+        .map_err(|_| timeout(Stage::Http, limit_of(stages.response)))?
 }
 
 /// An error and its sources, for a reason line.
@@ -302,7 +316,15 @@ pub(crate) struct ClientCache {
     key: Option<ClientKey>,
     client: Option<reqwest::Client>,
     /// Connections the client's connector completed (TCP and TLS).
-    connects: Arc<AtomicU64>,
+    connected: Arc<Connected>,
+}
+
+/// What [`CountConnects`] reports: how many connections are up, and a
+/// wake-up when one comes up.
+#[derive(Debug, Default)]
+pub(crate) struct Connected {
+    count: AtomicU64,
+    notify: tokio::sync::Notify,
 }
 
 /// A tower layer around reqwest's connector that counts the connections
@@ -311,7 +333,7 @@ pub(crate) struct ClientCache {
 #[derive(Clone)]
 struct CountConnects<S> {
     inner: S,
-    done: Arc<AtomicU64>,
+    done: Arc<Connected>,
 }
 
 impl<S, R> tower::Service<R> for CountConnects<S>
@@ -333,7 +355,8 @@ where
         Box::pin(async move {
             let conn = connecting.await;
             if conn.is_ok() {
-                done.fetch_add(1, Ordering::Relaxed);
+                done.count.fetch_add(1, Ordering::Relaxed);
+                done.notify.notify_waiters();
             }
             conn
         })
@@ -362,7 +385,7 @@ impl ClientCache {
         req: &Request,
         addr: SocketAddr,
         connect_timeout: Duration,
-    ) -> Result<(reqwest::Client, String, Arc<AtomicU64>), Failure> {
+    ) -> Result<(reqwest::Client, String, Arc<Connected>), Failure> {
         let (scheme, host, name) = match &req.tls {
             Some((trust, name)) => {
                 let (host, dns) = url_host(name)?;
@@ -400,7 +423,7 @@ impl ClientCache {
         if let (Some(k), Some(client)) = (&self.key, &self.client)
             && *k == key
         {
-            return Ok((client.clone(), url, Arc::clone(&self.connects)));
+            return Ok((client.clone(), url, Arc::clone(&self.connected)));
         }
         let tls = client_config(match &req.tls {
             Some((trust, _)) => trust,
@@ -416,7 +439,7 @@ impl ClientCache {
             .connect_timeout(connect_timeout)
             .user_agent(concat!("ha-vip/", env!("CARGO_PKG_VERSION")))
             .connector_layer(tower::layer::layer_fn({
-                let done = Arc::clone(&self.connects);
+                let done = Arc::clone(&self.connected);
                 move |inner| CountConnects {
                     inner,
                     done: Arc::clone(&done),
@@ -430,7 +453,7 @@ impl ClientCache {
             .map_err(|e| Failure::Config(format!("HTTP client setup: {}", chain(&e))))?;
         self.key = Some(key);
         self.client = Some(client.clone());
-        Ok((client, url, Arc::clone(&self.connects)))
+        Ok((client, url, Arc::clone(&self.connected)))
     }
 }
 

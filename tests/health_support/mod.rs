@@ -79,6 +79,8 @@ pub enum Mode {
     HangHttp,
     /// 200 `ok`, but only after this long.
     SlowReady(std::time::Duration),
+    /// Accept TCP, start the TLS handshake only after this long, then 200.
+    SlowTls(std::time::Duration),
     /// What kube-apiserver does when its etcd member is gone: `/readyz`
     /// answers 500 `[-]etcd failed: reason withheld` only after 2.0 s (the
     /// etcd check's own timeout), `/readyz?exclude=etcd` 200 at once.
@@ -273,6 +275,9 @@ impl FakeApiServer {
                 let st = Arc::clone(&st);
                 tokio::spawn(async move {
                     let mode = st.lock().unwrap().mode.clone();
+                    if let Mode::SlowTls(d) = mode {
+                        tokio::time::sleep(d).await;
+                    }
                     if mode == Mode::HangTcp {
                         // Hold the connection open, say nothing.
                         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
