@@ -333,3 +333,14 @@ fn auth_pass_is_v2_only_and_at_most_8_bytes() {
     let e = load_dir(dir.path()).unwrap_err();
     assert!(err_at(&e, "routers/vip.toml", "auth_pass", 5).contains("1 to 8 bytes"));
 }
+
+#[test]
+fn a_relative_notify_program_is_refused_at_its_line() {
+    let dir = dir_with(&[(
+        "routers/vip.toml",
+        &format!("{ROUTER}notify = [\"/usr/local/bin/ok\", \"notify.sh\"]\n"),
+    )]);
+    let e = load_dir(dir.path()).unwrap_err();
+    let msg = err_at(&e, "routers/vip.toml", "notify[1]", 4);
+    assert!(msg.contains("absolute path"), "{msg}");
+}

@@ -1,5 +1,7 @@
-//! The Kubernetes API-server check: TCP connect, then `GET /readyz`, which is
-//! authoritative (a TCP connect that works with a `/readyz` 500 is failed).
+//! The Kubernetes API-server check's probe: TCP connect, TLS, then `GET
+//! /readyz`, which is authoritative (a TCP connect that works with a
+//! `/readyz` 500 is failed), each stage under its own bound. (The runner
+//! adds the fast watch of the listening socket, `listen.rs`.)
 //!
 //! External mode (the usual one, on control-plane nodes) talks to
 //! `api_server` (default `https://127.0.0.1:6443`) with a bearer token from

@@ -1,7 +1,8 @@
-//! Health checks: the Kubernetes API server (`TCP` connect, then `GET
-//! /readyz`), and generic `tcp`, `http`, `exec` and `interface` checks, each
-//! with keepalived-style rise/fall counts and a stability buffer against
-//! flapping.
+//! Health checks: the Kubernetes API server (its listening socket watched
+//! through the kernel, and `GET /readyz` with per-stage bounds: fail fast on
+//! definite signals, confirm the rest, recover slowly, damp flapping), and
+//! generic `tcp`, `http`, `exec` and `interface` checks, each with
+//! keepalived-style rise/fall counts and an optional stability buffer.
 //!
 //! The module has two layers, the same split as the rest of the crate:
 //!
@@ -38,7 +39,12 @@
 //!         router.set_tracked(now, &u.name, w, !u.healthy);
 //!         if u.shutting_down { router.handover(now) }  // priority 0: Skew_Time
 //! }
-//! // `ha-vip status`: handles[i].status.borrow() (raw result, pending change).
+//! // The [k8s] keys as a spec: config::K8sConfig::check_spec().
+//! // `ha-vip status` and metrics: handles[i].status.borrow() is a
+//! // CheckStatus: raw result, last failure (its .stage() and .reason()),
+//! // pending change and when it is due, flaps, hold_down, probe counters,
+//! // the fast probe's method and counters. Each CheckUpdate also carries
+//! // stage, definite, source, flaps and hold_down.
 //! ```
 
 mod damping;
