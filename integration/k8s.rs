@@ -267,3 +267,45 @@ fn crash_freeze_and_etcd_gone_each_move_the_vip() {
         );
     }
 }
+
+/// cp0's `/readyz` alternates between failing and passing every second
+/// for a minute (the check at its defaults): it fails once and never gets
+/// the 5 s of passing probes its recovery needs while the flapping lasts,
+/// so the VIP moves at most twice in that minute (docs/kubernetes.md, the
+/// rules table), and comes back once the flapping stops.
+#[test]
+fn flapping_readyz_moves_the_vip_at_most_twice_a_minute() {
+    let c = cluster_with("k8sflap", &[150, 140, 130], "");
+    assert!(
+        wait_holder(&c, 0, Duration::from_secs(20)).is_some(),
+        "cp0 never became the only holder\n{}",
+        c.lab.logs()
+    );
+    let mut moves = 0;
+    let mut last = c.nodes[0];
+    let start = Instant::now();
+    let mut failing = false;
+    let mut next_flip = start;
+    while start.elapsed() < Duration::from_secs(60) {
+        if Instant::now() >= next_flip {
+            failing = !failing;
+            c.api[0].set(if failing { Mode::NotReady } else { Mode::Ready });
+            next_flip += Duration::from_secs(1);
+        }
+        if let [only] = c.lab.holders(&c.nodes, VIP)[..]
+            && only != last
+        {
+            moves += 1;
+            last = only;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.api[0].set(Mode::Ready);
+    eprintln!("flapping /readyz for 60 s: the VIP moved {moves} time(s)");
+    assert!(moves <= 2, "the VIP moved {moves} times\n{}", c.lab.logs());
+    assert!(
+        wait_holder(&c, 0, Duration::from_secs(20)).is_some(),
+        "cp0 did not take the VIP back after the flapping stopped\n{}",
+        c.lab.logs()
+    );
+}
