@@ -106,6 +106,14 @@ impl ListenWatch {
             SockFlag::SOCK_CLOEXEC,
             SockProtocol::NetlinkSockDiag,
         )?;
+        // The dump is answered in microseconds and read in place, on the
+        // runtime's thread: bound it anyway, so a kernel that never answers
+        // cannot stall the daemon.
+        nix::sys::socket::setsockopt(
+            &fd,
+            nix::sys::socket::sockopt::ReceiveTimeout,
+            &nix::sys::time::TimeVal::new(0, 100_000),
+        )?;
         Ok(ListenWatch {
             fd,
             seq: 0,
