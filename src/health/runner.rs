@@ -34,6 +34,8 @@ pub struct CheckStatus {
     /// Probes run, and how many of them failed.
     pub probes: u64,
     pub failures: u64,
+    /// Every probe's duration, bucketed (fixed size), for the metrics.
+    pub latency: crate::status::LatencyHistogram,
 }
 
 /// A running check.
@@ -110,6 +112,7 @@ async fn run(spec: CheckSpec, tx: mpsc::Sender<CheckUpdate>, status: watch::Send
                 let change = debouncer.observe(now.into_std(), result.healthy(), result.shutting_down());
                 status.send_modify(|s| {
                     s.probes += 1;
+                    s.latency.observe(result.latency);
                     if !result.healthy() {
                         s.failures += 1;
                     }
