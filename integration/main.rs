@@ -14,6 +14,7 @@ mod health_support;
 mod hostile;
 mod k8s;
 mod lab;
+mod metrics;
 mod ops;
 
 use std::process::Command;
