@@ -10,12 +10,13 @@
 //! `listen` says so), so it must not be a way to slow the protocol down
 //! (docs/security.md, "The metrics endpoint"):
 //!
-//! - it runs on a thread and runtime of its own: accepting, parsing and
-//!   encoding never run on the protocol thread; the only thing it asks of
-//!   the loop is a snapshot;
+//! - it runs on a thread and runtime of its own, at a lower priority (nice
+//!   +10): accepting, parsing and encoding never run on the protocol
+//!   thread; the only thing it asks of the loop is a snapshot;
 //! - the path is routed first: only `/metrics` and `/healthz` cost a
-//!   snapshot, and snapshots are shared: at most one every
-//!   [`SNAPSHOT_MIN_AGE`], however many clients ask;
+//!   snapshot, and a snapshot, encoded once, is shared by every request
+//!   of the next [`SNAPSHOT_MIN_AGE`]: at most ten a second, however many
+//!   clients ask;
 //! - at most [`MAX_CONNECTIONS`] connections at once (more are closed at
 //!   accept and counted), headers within [`HEADER_READ_TIMEOUT`], a whole
 //!   connection within [`CONNECTION_DEADLINE`], one request per
@@ -73,11 +74,20 @@ pub struct ServerStats {
     pub snapshots: AtomicU64,
 }
 
+/// A snapshot and its encoding, shared by the requests of
+/// [`SNAPSHOT_MIN_AGE`].
+struct Cached {
+    at: Instant,
+    status: Status,
+    /// [`render_status`] of `status`.
+    text: String,
+}
+
 struct Server {
     engine: mpsc::Sender<ControlMsg>,
-    /// The last snapshot and when it was taken. Held across the wait for
-    /// the loop, so concurrent requests wait for one snapshot and share it.
-    cache: Mutex<Option<(Instant, Arc<Status>)>>,
+    /// The last snapshot, encoded. Held across the wait for the loop, so
+    /// concurrent requests wait for one snapshot and share it.
+    cache: Mutex<Option<Arc<Cached>>>,
     stats: ServerStats,
 }
 
@@ -105,6 +115,7 @@ fn start(
     std::thread::Builder::new()
         .name("ha-vip-metrics".into())
         .spawn(move || {
+            lower_priority();
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -123,6 +134,29 @@ fn start(
             });
         })?;
     Ok(server)
+}
+
+/// How much nicer the metrics thread is than the protocol thread: when
+/// both want a core, the protocol thread gets it.
+const METRICS_NICE: libc::c_int = 10;
+
+/// Make the calling thread [`METRICS_NICE`] nicer than it is (on Linux
+/// niceness is per thread); a failure only costs the preference.
+fn lower_priority() {
+    let tid = nix::unistd::gettid().as_raw() as libc::id_t;
+    // SAFETY: getpriority and setpriority take integers only and touch no
+    // memory of ours. getpriority returns the nice value itself (-20..=19);
+    // -1 is also its error value, harmless here (we would set 9).
+    let r = unsafe {
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, (now + METRICS_NICE).min(19))
+    };
+    if r != 0 {
+        debug!(
+            "metrics thread keeps its priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// A non-blocking listener with SO_REUSEADDR, so a restarted daemon binds
@@ -223,19 +257,24 @@ fn reply(code: StatusCode, ctype: &str, body: String) -> Response<Full<Bytes>> {
 impl Server {
     /// A snapshot no older than [`SNAPSHOT_MIN_AGE`]; `None` when the loop
     /// has stopped.
-    async fn snapshot(&self) -> Option<Arc<Status>> {
+    async fn snapshot(&self) -> Option<Arc<Cached>> {
         let mut cache = self.cache.lock().await;
-        if let Some((at, st)) = cache.as_ref()
-            && at.elapsed() < SNAPSHOT_MIN_AGE
+        if let Some(c) = cache.as_ref()
+            && c.at.elapsed() < SNAPSHOT_MIN_AGE
         {
-            return Some(st.clone());
+            return Some(c.clone());
         }
         let (tx, rx) = oneshot::channel();
         self.engine.send(ControlMsg::Status(tx)).await.ok()?;
         self.stats.snapshots.fetch_add(1, Ordering::Relaxed);
-        let st = Arc::new(rx.await.ok()?);
-        *cache = Some((Instant::now(), st.clone()));
-        Some(st)
+        let status = rx.await.ok()?;
+        let c = Arc::new(Cached {
+            at: Instant::now(),
+            text: render_status(&status),
+            status,
+        });
+        *cache = Some(c.clone());
+        Some(c)
     }
 }
 
@@ -274,9 +313,12 @@ async fn handle(
         ));
     };
     Ok(if route == Route::Metrics {
-        reply(StatusCode::OK, TEXT_FORMAT, render_with(&st, &server.stats))
+        let mut body = String::with_capacity(st.text.len() + 1024);
+        body.push_str(&st.text);
+        body.push_str(&render_server(&server.stats));
+        reply(StatusCode::OK, TEXT_FORMAT, body)
     } else {
-        let (ok, body) = healthz(&st);
+        let (ok, body) = healthz(&st.status);
         let code = if ok {
             StatusCode::OK
         } else {
@@ -463,6 +505,15 @@ impl Exposition {
         self.families.push(f);
     }
 
+    fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&self.families, &mut out) {
+            warn!("metrics encoding: {e}");
+            out = format!("# encoding failed: {e}\n");
+        }
+        out
+    }
+
     fn gauge(&mut self, name: &str, help: &str, labels: Labels, v: f64) {
         let mut g = Gauge::default();
         g.set_value(v);
@@ -603,13 +654,14 @@ fn router_metrics(x: &mut Exposition, r: &RouterStatus) {
     }
 }
 
-/// Encode a snapshot as Prometheus text (0.0.4).
+/// Encode a snapshot as Prometheus text (0.0.4), with the endpoint's own
+/// counters at zero.
 pub fn render(st: &Status) -> String {
-    render_with(st, &ServerStats::default())
+    render_status(st) + &render_server(&ServerStats::default())
 }
 
-/// [`render`] with the endpoint's own counters.
-pub fn render_with(st: &Status, server: &ServerStats) -> String {
+/// The snapshot's series.
+fn render_status(st: &Status) -> String {
     let mut x = Exposition::default();
     x.gauge(
         "build_info",
@@ -659,6 +711,12 @@ pub fn render_with(st: &Status, server: &ServerStats) -> String {
             &c.latency,
         );
     }
+    x.encode()
+}
+
+/// The endpoint's own series.
+fn render_server(server: &ServerStats) -> String {
+    let mut x = Exposition::default();
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     x.counter(
         "metrics_connections_rejected",
@@ -678,12 +736,7 @@ pub fn render_with(st: &Status, server: &ServerStats) -> String {
         &[],
         load(&server.snapshots),
     );
-    let mut out = String::new();
-    if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&x.families, &mut out) {
-        warn!("metrics encoding: {e}");
-        out = format!("# encoding failed: {e}\n");
-    }
-    out
+    x.encode()
 }
 
 #[cfg(test)]
