@@ -761,14 +761,15 @@ fn cpu_by_name(before: &[(String, f64)], after: &[(String, f64)]) -> Vec<(String
         .collect()
 }
 
-/// A bounded flood of local connections to the metrics endpoint of the
-/// Active router (scrapes, unknown paths, silent and churning connections,
-/// 32 clients, on the node's loopback) leaves its adverts on time: it
-/// stays Active with the VIP alone, sends at least nine adverts in ten
-/// intervals, and the advert gaps on the bridge are printed for the quiet
-/// period and the flood (docs/security.md quotes them). The daemon under
-/// test can be another build: HA_VIP_METRICS_BIN=PATH (to measure the
-/// endpoint as it was).
+/// A bounded flood of local connections to the metrics endpoint of an
+/// Active ha-vip running 64 routers at 100 ms (scrapes, unknown paths,
+/// silent and churning connections, 32 clients on the node's loopback, 3 s
+/// or 10 s with HA_VIP_LONG) leaves its adverts on time: VRID 51 stays
+/// Active beside keepalived with the VIP alone, with no state change, and
+/// sends at least nine adverts in ten intervals; the advert gaps on the
+/// bridge are printed for the quiet period and the flood (docs/security.md
+/// quotes them). The daemon under test can be another build:
+/// HA_VIP_METRICS_BIN=PATH (the endpoint as it was fails this test).
 #[test]
 fn flood_of_connections_to_metrics_leaves_the_adverts_on_time() {
     let secs: u64 = if std::env::var_os("HA_VIP_LONG").is_some() {

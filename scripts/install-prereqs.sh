@@ -4,7 +4,9 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime)
+# curl and nftables: integration/metrics.rs queries Prometheus's HTTP API and
+# deafens a node with an nft rule.
+pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime curl nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,4 +17,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; the default (no) is right.
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "install-prereqs: $(keepalived --version 2>&1 | head -1), FRR $(dpkg-query -W -f='${Version}' frr), $(tshark --version 2>/dev/null | head -1)"
+# The Prometheus server and promtool (integration/metrics.rs starts its own
+# server). Without its recommends: they are exporters and services that
+# nothing here uses.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+  echo "install-prereqs: installing prometheus"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+echo "install-prereqs: $(keepalived --version 2>&1 | head -1), FRR $(dpkg-query -W -f='${Version}' frr), $(tshark --version 2>/dev/null | head -1), $(prometheus --version 2>&1 | head -1)"
