@@ -636,7 +636,7 @@ fn router_metrics(x: &mut Exposition, r: &RouterStatus) {
         );
     }
     x.counter(
-        "router_announcements_sent",
+        "router_announcements",
         "Gratuitous ARP / unsolicited NA messages sent (one per address per message).",
         &id,
         r.announcements_sent,
