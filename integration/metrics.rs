@@ -264,6 +264,47 @@ fn dashboard_queries() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The dashboard imports as Grafana expects: unique panel ids, a place on
+/// the grid, every query on the `${datasource}` variable, which is a
+/// Prometheus data source.
+#[test]
+fn the_dashboard_is_well_formed() {
+    let text = fs::read_to_string(format!("{ROOT}/deploy/grafana/ha-vip.json"))
+        .expect("read deploy/grafana/ha-vip.json");
+    let d: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    assert_eq!(d["uid"], "ha-vip");
+    let vars = d["templating"]["list"].as_array().expect("templating.list");
+    assert!(
+        vars.iter().any(|v| v["name"] == "datasource"
+            && v["type"] == "datasource"
+            && v["query"] == "prometheus"),
+        "no Prometheus data source variable"
+    );
+    let mut ids = BTreeSet::new();
+    let mut queries = 0;
+    for p in d["panels"].as_array().expect("panels") {
+        let id = p["id"].as_u64().expect("panel id");
+        assert!(ids.insert(id), "panel id {id} twice");
+        for k in ["x", "y", "w", "h"] {
+            assert!(p["gridPos"][k].is_u64(), "panel {id}: gridPos.{k}");
+        }
+        if p["type"] == "row" {
+            continue;
+        }
+        let targets = p["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "panel {id} has no query");
+        for t in targets {
+            assert_eq!(t["datasource"]["uid"], "${datasource}", "panel {id}");
+            queries += 1;
+        }
+    }
+    assert_eq!(
+        queries + 2,
+        dashboard_queries().len(),
+        "every query is exercised"
+    );
+}
+
 /// A management network: bridge `br1` in the hub (198.51.100.1) and an
 /// `eth1` on each node (198.51.100.HOST), as a monitoring network would be.
 fn add_management(lab: &Lab, hosts: &[(usize, u8)]) {
@@ -480,6 +521,19 @@ fn prometheus_scrapes_and_every_dashboard_query_and_alert_returns_data() {
             .expect("curl");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(text.contains("ha_vip_build_info{"), "{target}: {text}");
+        // The histogram counts every probe, no more, no less.
+        let sample = |name: &str| -> Option<f64> {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+        };
+        let probes = sample("ha_vip_check_probes_total{check=\"api\"}");
+        assert!(probes.is_some_and(|n| n > 0.0), "{target}: {text}");
+        assert_eq!(
+            sample("ha_vip_check_probe_duration_seconds_count{check=\"api\"}"),
+            probes,
+            "{target}: {text}"
+        );
         let (ok, lint) = promtool(&["check", "metrics"], Some(&text));
         assert!(
             ok && lint.trim().is_empty(),
