@@ -8,7 +8,7 @@
 //!
 //! The endpoint is open to every local user (and to the network if
 //! `listen` says so), so it must not be a way to slow the protocol down
-//! (docs/security.md, "The metrics endpoint"):
+//! (docs/security.md, "The metrics endpoint cannot slow the protocol"):
 //!
 //! - it runs on a thread and runtime of its own, at a lower priority (nice
 //!   +10): accepting, parsing and encoding never run on the protocol
@@ -355,7 +355,7 @@ const ROUTER_COUNTERS: &[(&str, &str, &str)] = &[
     (
         "vrrpv3StatisticsMasterTransitions",
         "master_transitions",
-        "Transitions into Active (RFC 6527 vrrpv3StatisticsMasterTransitions).",
+        "Transitions into Active (RFC 6527 vrrpv3StatisticsMasterTransitions, RFC 8347 master-transitions).",
     ),
     (
         "activeReleases",
@@ -365,12 +365,12 @@ const ROUTER_COUNTERS: &[(&str, &str, &str)] = &[
     (
         "vrrpv3StatisticsRcvdAdvertisements",
         "received_advertisements",
-        "Advertisements received that passed validation (RFC 6527 vrrpv3StatisticsRcvdAdvertisements).",
+        "Advertisements received that passed validation (RFC 6527 vrrpv3StatisticsRcvdAdvertisements, RFC 8347 advertisement-rcvd).",
     ),
     (
         "sentAdvertisements",
         "sent_advertisements",
-        "Advertisements sent, priority 0 included (one per destination).",
+        "Advertisements sent, priority 0 included, one per destination (RFC 8347 advertisement-sent).",
     ),
     (
         "splitBrainEvents",
@@ -380,32 +380,32 @@ const ROUTER_COUNTERS: &[(&str, &str, &str)] = &[
     (
         "vrrpv3StatisticsRcvdPriZeroPackets",
         "received_priority_zero",
-        "Priority 0 advertisements received (RFC 6527 vrrpv3StatisticsRcvdPriZeroPackets).",
+        "Priority 0 advertisements received (RFC 6527 vrrpv3StatisticsRcvdPriZeroPackets, RFC 8347 priority-zero-pkts-rcvd).",
     ),
     (
         "vrrpv3StatisticsSentPriZeroPackets",
         "sent_priority_zero",
-        "Priority 0 advertisements sent (RFC 6527 vrrpv3StatisticsSentPriZeroPackets).",
+        "Priority 0 advertisements sent (RFC 6527 vrrpv3StatisticsSentPriZeroPackets, RFC 8347 priority-zero-pkts-sent).",
     ),
     (
         "vrrpv3StatisticsAdvIntervalErrors",
         "advertisement_interval_errors",
-        "VRRPv2 advertisements dropped for an interval other than ours (RFC 6527 vrrpv3StatisticsAdvIntervalErrors).",
+        "VRRPv2 advertisements dropped for an interval other than ours (RFC 6527 vrrpv3StatisticsAdvIntervalErrors, RFC 8347 interval-errors).",
     ),
     (
         "vrrpv3StatisticsAddressListErrors",
         "address_list_errors",
-        "Advertisements whose address list differs from ours (RFC 6527 vrrpv3StatisticsAddressListErrors).",
+        "Advertisements whose address list differs from ours (RFC 6527 vrrpv3StatisticsAddressListErrors, RFC 8347 address-list-errors).",
     ),
     (
         "vrrpv3RouterVersionErrors",
         "version_errors",
-        "Advertisements dropped for another VRRP version (RFC 6527 vrrpv3RouterVersionErrors).",
+        "Advertisements dropped for another VRRP version (RFC 6527 vrrpv3RouterVersionErrors, RFC 8347 version-errors).",
     ),
     (
         "vrrpv3RouterVrIdErrors",
         "vrid_errors",
-        "Advertisements dropped for another VRID (RFC 6527 vrrpv3RouterVrIdErrors).",
+        "Advertisements dropped for another VRID (RFC 6527 vrrpv3RouterVrIdErrors, RFC 8347 vrid-errors).",
     ),
     (
         "vrrpStatsAuthTypeMismatch",
@@ -684,7 +684,7 @@ fn render_status(st: &Status) -> String {
     for (reason, &n) in &st.drops {
         x.counter(
             "packets_dropped",
-            "Received packets dropped before reaching a router, by reason (the wire or the endpoint).",
+            "Received packets dropped before reaching a router, by reason (the wire or the endpoint; bad_checksum is RFC 6527 vrrpv3RouterChecksumErrors and RFC 8347 checksum-errors, ttl_not_255 RFC 8347 ip-ttl-errors, bad_type invalid-type-pkts-rcvd, truncated_* packet-length-errors).",
             &[("reason", reason)],
             n,
         );
