@@ -904,13 +904,16 @@ fn flood_of_connections_to_metrics_leaves_the_adverts_on_time() {
             lab.start_ha_vip(a, &files, Some(&daemon))
         }
     };
-    lab.start_keepalived(
+    let pk = lab.start_keepalived(
         k,
         &keepalived_conf(51, 100, "192.0.2.100/24", &ka_interval, 3, ""),
     );
     assert_sole_holder(&lab, &[a, k], VIP4, a);
     let transitions = || status_json(&sock)["routers"][0]["transitions"].clone();
     let before = transitions();
+    // keepalived logs each takeover: none may happen from here on.
+    let ka_masters = |lab: &Lab| lab.log(pk).matches("Entering MASTER STATE").count();
+    let ka_before = ka_masters(&lab);
 
     // The bridge capture.
     let pcap = lab.dir.path().join("br0.pcap");
@@ -1020,6 +1023,12 @@ fn flood_of_connections_to_metrics_leaves_the_adverts_on_time() {
         lab.logs()
     );
     assert_eq!(lab.holders(&[a, k], VIP4), vec![a], "{}", lab.logs());
+    assert_eq!(
+        ka_masters(&lab),
+        ka_before,
+        "keepalived took the VIP during the test\n{}",
+        lab.logs()
+    );
     let intervals = (flood_to - flood_from) / (ms as f64 / 1000.0);
     assert!(
         n51f as f64 >= 0.9 * intervals,
