@@ -15,6 +15,7 @@ mod health_support;
 mod hostile;
 mod k8s;
 mod lab;
+mod metrics;
 mod ops;
 mod reload;
 mod rfc_rules;

@@ -7,8 +7,10 @@
 #   sudo scripts/test.sh --long     # also the long fault/soak variants
 #
 # Needs root (network namespaces, dpkg -i) and: keepalived, frr, tcpdump, tshark,
-# iproute2, Debian's python3-scapy, cargo-deb, lintian, systemd-analyze, adduser. scripts/install-prereqs.sh installs them. A missing
-# prerequisite is an error, never a skip.
+# iproute2, Debian's python3-scapy, cargo-deb, lintian, systemd-analyze,
+# adduser, prometheus (with promtool), curl, nftables.
+# scripts/install-prereqs.sh installs them. A missing prerequisite is an
+# error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,7 @@ need() {
     fail=1
   fi
 }
-for c in cargo keepalived tcpdump tshark ip faketime vtysh cargo-deb lintian dpkg-deb systemd-analyze adduser; do need "$c"; done
+for c in cargo keepalived tcpdump tshark ip faketime vtysh cargo-deb lintian dpkg-deb systemd-analyze adduser prometheus promtool curl nft; do need "$c"; done
 for f in /usr/lib/frr/zebra /usr/lib/frr/vrrpd; do
   if [ ! -x "$f" ]; then
     echo "test.sh: MISSING PREREQUISITE $f (Debian package frr; run: sudo scripts/install-prereqs.sh)" >&2

@@ -282,6 +282,38 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for reading back a reason's text.
+    pub const ALL: [Reason; 11] = [
+        Reason::Startup,
+        Reason::OwnerStartup,
+        Reason::MasterDownTimerExpired,
+        Reason::PriorityZeroReceived,
+        Reason::Preempted,
+        Reason::HigherPriorityAdvert,
+        Reason::EqualPriorityHigherAddress,
+        Reason::Shutdown,
+        Reason::InterfaceDown,
+        Reason::Handover,
+        Reason::Stalled,
+    ];
+
+    /// A short, stable label value (the metrics' `reason` label).
+    pub fn class(self) -> &'static str {
+        match self {
+            Reason::Startup => "startup",
+            Reason::OwnerStartup => "owner_startup",
+            Reason::MasterDownTimerExpired => "master_down",
+            Reason::PriorityZeroReceived => "priority_zero",
+            Reason::Preempted => "preempted",
+            Reason::HigherPriorityAdvert => "higher_priority",
+            Reason::EqualPriorityHigherAddress => "higher_address",
+            Reason::Shutdown => "shutdown",
+            Reason::InterfaceDown => "interface_down",
+            Reason::Handover => "handover",
+            Reason::Stalled => "stalled",
+        }
+    }
+
     /// RFC 6527 `vrrpv3StatisticsNewMasterReason` of a transition to Active
     /// for this reason; `notMaster` otherwise.
     pub fn new_master_reason(self) -> &'static str {

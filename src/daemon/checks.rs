@@ -139,6 +139,9 @@ impl Checks {
                         .last
                         .as_ref()
                         .map(|u| now.saturating_duration_since(u.at).as_secs_f64()),
+                    probes: st.probes,
+                    failures: st.failures,
+                    latency: st.latency.clone(),
                 }
             })
             .collect()

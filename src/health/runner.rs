@@ -55,6 +55,8 @@ pub struct CheckStatus {
     /// Full probes run, and how many of them failed.
     pub probes: u64,
     pub failures: u64,
+    /// Every full probe's duration, bucketed (fixed size), for the metrics.
+    pub latency: crate::status::LatencyHistogram,
     /// The fast TCP-connect probe, when the check has one.
     pub connect: Option<ConnectStatus>,
 }
@@ -290,6 +292,7 @@ impl Runner {
         self.publish(|s| {
             if source == ProbeSource::Full {
                 s.probes += 1;
+                s.latency.observe(result.latency);
                 if !result.healthy() {
                     s.failures += 1;
                 }
