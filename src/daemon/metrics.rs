@@ -398,6 +398,21 @@ const ROUTER_COUNTERS: &[(&str, &str, &str)] = &[
         "Advertisements whose address list differs from ours (RFC 6527 vrrpv3StatisticsAddressListErrors, RFC 8347 address-list-errors).",
     ),
     (
+        "addressListMismatch",
+        "address_list_mismatch",
+        "Advertisements dropped because their address list differs from ours, priority below 255 (RFC 9568 7.1; address_list_check).",
+    ),
+    (
+        "addressOwnerDiscards",
+        "address_owner_discards",
+        "Advertisements below priority 255 discarded by the address owner (RFC 9568 7.1).",
+    ),
+    (
+        "heldReleases",
+        "held_releases",
+        "Hand-overs in which the addresses were kept until the new Active router was heard (make-before-break).",
+    ),
+    (
         "vrrpv3RouterVersionErrors",
         "version_errors",
         "Advertisements dropped for another VRRP version (RFC 6527 vrrpv3RouterVersionErrors, RFC 8347 version-errors).",
