@@ -555,7 +555,9 @@ fn prometheus_scrapes_and_every_dashboard_query_and_alert_returns_data() {
         "only a's check fails"
     );
 
-    // 2. The VIP moves four times each way.
+    // 2. The VIP moves four times each way. a, failing its own check,
+    // does not preempt b back when its link returns (docs/protocol.md, "All
+    // unhealthy"): b's link flaps in turn to move the VIP back to a.
     for round in 0..4 {
         lab.link(a, false);
         assert!(
@@ -564,9 +566,17 @@ fn prometheus_scrapes_and_every_dashboard_query_and_alert_returns_data() {
             lab.logs()
         );
         lab.link(a, true);
+        lab.link(b, false);
         assert!(
             wait_until(SETTLE, || lab.holders(&[a, b], VIP4) == vec![a]),
-            "round {round}: a did not preempt\n{}",
+            "round {round}: a did not take over\n{}",
+            lab.logs()
+        );
+        lab.link(b, true);
+        assert!(
+            wait_until(SETTLE, || status_json(&sb)["routers"][0]["state"]
+                == "Backup"),
+            "round {round}: b not back as Backup\n{}",
             lab.logs()
         );
     }

@@ -127,6 +127,18 @@ pub struct CheckStatus {
     /// The duration of every probe run, bucketed.
     #[serde(default)]
     pub latency: LatencyHistogram,
+    /// The stage at which the latest failed probe failed (`connect`,
+    /// `tls`, `response`, ...), and why.
+    #[serde(default)]
+    pub last_failure_stage: Option<String>,
+    #[serde(default)]
+    pub last_failure: Option<String>,
+    /// Flaps since the last quiet period, and how long passing probes must
+    /// hold before the check recovers now (the damping hold-down).
+    #[serde(default)]
+    pub flaps: u32,
+    #[serde(default)]
+    pub hold_down_s: f64,
 }
 
 /// Upper bounds, in seconds, of the probe latency buckets: from a local
@@ -394,6 +406,18 @@ pub fn render(st: &Status) -> String {
                 c.latency_ms,
                 c.reason
             );
+            if c.flaps > 0 {
+                let _ = writeln!(
+                    o,
+                    "  {:<16} {} flaps: recovery waits {:.0}s of passing probes",
+                    "", c.flaps, c.hold_down_s
+                );
+            }
+            if let (false, Some(stage), Some(why)) =
+                (c.healthy, &c.last_failure_stage, &c.last_failure)
+            {
+                let _ = writeln!(o, "  {:<16} failed at {stage}: {why}", "");
+            }
         }
     }
     if !st.drops.is_empty() {

@@ -142,6 +142,14 @@ impl Checks {
                     probes: st.probes,
                     failures: st.failures,
                     latency: st.latency.clone(),
+                    last_failure_stage: st
+                        .last_failure
+                        .as_ref()
+                        .and_then(|f| f.stage())
+                        .map(|s| s.key().to_string()),
+                    last_failure: st.last_failure.as_ref().map(|f| f.reason()),
+                    flaps: st.flaps,
+                    hold_down_s: st.hold_down.as_secs_f64(),
                 }
             })
             .collect()

@@ -421,14 +421,24 @@ impl Routers {
                 }
             }
             NetlinkEvent::LinkRemoved { index, name } => {
+                // Every router on that interface: running ones stop; one
+                // already stopped by its source going first (the kernel
+                // removes the addresses before the link) just waits.
                 let ids: Vec<RouterId> = self
-                    .endpoint
-                    .ids()
-                    .filter(|&id| self.endpoint.link(id).is_some_and(|l| l.ifindex == index))
+                    .records
+                    .iter()
+                    .filter(|(id, r)| {
+                        self.endpoint
+                            .link(**id)
+                            .map_or(r.cfg.interface == name, |l| l.ifindex == index)
+                    })
+                    .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
                     warn!(router = %self.name(id), "interface {name} removed; waiting for it");
-                    self.stop(id, false).await;
+                    if self.endpoint.link(id).is_some() {
+                        self.stop(id, false).await;
+                    }
                     // Status shows why it is not running, as for an
                     // interface missing at start.
                     if let Some(rec) = self.records.get_mut(&id) {
