@@ -16,26 +16,6 @@ use super::counters::{Counters, DropReason};
 use super::timers;
 use crate::wire::{Addresses, AdvertRepr, Auth, Family, Version};
 
-fn v4_of(addresses: &[IpAddr]) -> Vec<Ipv4Addr> {
-    addresses
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect()
-}
-
-fn v6_of(addresses: &[IpAddr]) -> Vec<Ipv6Addr> {
-    addresses
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V6(a) => Some(*a),
-            IpAddr::V4(_) => None,
-        })
-        .collect()
-}
-
 /// `now + d`, saturating far in the future instead of panicking on a
 /// configured duration too large for `Instant`.
 fn later(now: Instant, d: Duration) -> Instant {
@@ -495,8 +475,7 @@ impl VirtualRouter {
     pub fn new(mut cfg: RouterConfig) -> Self {
         cfg.priority = cfg.priority.max(1);
         cfg.advert_interval_cs = cfg.advert_interval_cs.max(1);
-        let v4 = v4_of(&cfg.addresses);
-        let v6 = v6_of(&cfg.addresses);
+        let (v4, v6) = crate::wire::split_families(&cfg.addresses);
         VirtualRouter {
             effective_priority: cfg.priority,
             master_adver_interval_cs: cfg.advert_interval_cs,
@@ -933,8 +912,7 @@ impl VirtualRouter {
         let old = std::mem::replace(&mut self.cfg, new);
 
         if old.addresses != self.cfg.addresses {
-            self.v4 = v4_of(&self.cfg.addresses);
-            self.v6 = v6_of(&self.cfg.addresses);
+            (self.v4, self.v6) = crate::wire::split_families(&self.cfg.addresses);
             if self.holding {
                 for a in old
                     .addresses
