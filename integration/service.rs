@@ -162,7 +162,8 @@ fn a_frozen_active_router_fences_itself_when_it_runs_again() {
         "b did not take over\n{}",
         lab.logs()
     );
-    std::thread::sleep(Duration::from_millis(500));
+    // Frozen past the fence's 1 s floor (and Master_Down_Interval).
+    std::thread::sleep(Duration::from_millis(1500));
     kill(pid, Signal::SIGCONT).expect("SIGCONT");
     let fenced = wait_until(SETTLE, || {
         lab.log(pa).contains("stalled past Master_Down_Interval")

@@ -826,8 +826,10 @@ fn an_active_router_stalled_past_master_down_interval_gives_its_addresses_up() {
     assert_eq!(r.state(), State::Active);
     drain(&mut r);
     let due = r.poll_timeout().expect("Adver_Timer");
-    // Late by a little less than Master_Down_Interval: an advert, Active.
+    // Late by a little less than Master_Down_Interval (3.2 s here, above
+    // the 1 s floor): an advert, Active.
     let mdi = r.master_down_interval();
+    assert!(mdi > ha_vip::core::router::FENCE_MIN_STALL);
     r.handle_timeout(due + mdi - us(1));
     assert_eq!(r.state(), State::Active);
     assert!(
@@ -854,6 +856,22 @@ fn an_active_router_stalled_past_master_down_interval_gives_its_addresses_up() {
         ]
     );
     assert_eq!(r.poll_timeout(), Some(woke + r.master_down_interval()));
+    // At 10 ms adverts Master_Down_Interval is 36 ms, but a stall of the
+    // daemon's own making can be that long: the floor is 1 s.
+    let mut fast = cfg4(200, 1, 1);
+    fast.announce.delay = Duration::ZERO;
+    let mut f = VirtualRouter::new(fast);
+    f.startup(t0);
+    let down = f.poll_timeout().expect("Master_Down_Timer");
+    f.handle_timeout(down);
+    drain(&mut f);
+    let due = f.poll_timeout().expect("Adver_Timer");
+    f.handle_timeout(due + ms(500));
+    assert_eq!(f.state(), State::Active, "fenced below the floor");
+    drain(&mut f);
+    let due = f.poll_timeout().expect("Adver_Timer");
+    f.handle_timeout(due + secs(1));
+    assert_eq!(f.state(), State::Backup, "not fenced at the floor");
     // The owner is not fenced: its VIP is its own address.
     let mut owner = started(cfg4(255, 1, 100), t0);
     let due = owner.poll_timeout().expect("Adver_Timer");

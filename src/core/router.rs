@@ -16,6 +16,13 @@ use super::counters::{Counters, DropReason};
 use super::timers;
 use crate::wire::{Addresses, AdvertRepr, Auth, Family, Version};
 
+/// The shortest stall that fences an Active router, whatever its
+/// Master_Down_Interval (36 ms at 10 ms adverts): a turn of the daemon's
+/// own loop that carries out many address changes at once can take longer
+/// than that, and fencing then would make more changes, a cascade (seen at
+/// 1,020 routers at 10 ms); a frozen process or VM stops for longer.
+pub const FENCE_MIN_STALL: Duration = Duration::from_secs(1);
+
 /// `now + d`, saturating far in the future instead of panicking on a
 /// configured duration too large for `Instant`.
 fn later(now: Instant, d: Duration) -> Instant {
@@ -808,11 +815,10 @@ impl VirtualRouter {
     /// acted on: an advert read after the stall must not re-arm the timer
     /// first. The owner keeps its own address. Returns whether it fenced.
     fn fence_if_stalled(&mut self, now: Instant) -> bool {
+        let bound = self.master_down_interval().max(FENCE_MIN_STALL);
         let stalled = self.state == State::Active
             && !self.is_owner()
-            && self
-                .adver_at
-                .is_some_and(|due| now >= later(due, self.master_down_interval()));
+            && self.adver_at.is_some_and(|due| now >= later(due, bound));
         if !stalled {
             return false;
         }
