@@ -7,6 +7,7 @@
 //! decide an outcome.
 
 mod apiserver;
+mod chaos;
 mod faults;
 mod frr;
 #[path = "../tests/health_support/mod.rs"]
