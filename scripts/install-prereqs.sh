@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime)
+pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -78,6 +78,10 @@ pub struct Window {
     /// The holder while the fault lasts (an API server down moves the
     /// VIP), due by `t_inject` plus the second field.
     pub expected_during: Option<(usize, f64)>,
+    /// Nothing may move the VIP in this window: the holder before and
+    /// after is the same and the fault does not take it down (a reload, a
+    /// priority change that keeps the order, a clock jump, duplicates).
+    pub stay: bool,
     /// ha-vip split-brain warnings logged in the window.
     pub split_brain_logs: usize,
     /// Daemons that died without the schedule killing them.
@@ -311,6 +315,29 @@ pub fn check(samples: &[Sample], windows: &[Window], outages: &[Vec<(f64, f64)>;
                             names(seen)
                         ),
                         w.t_heal,
+                        w.t_end,
+                    ));
+                }
+            }
+            // A VIP that must not move never leaves its holder.
+            if w.stay {
+                v.checks += 1;
+                if let Some(s) = samples
+                    .iter()
+                    .filter(in_window)
+                    .find(|s| s.hold[vip] != want)
+                {
+                    found.push(violate(
+                        w,
+                        Some(vip),
+                        format!(
+                            "{} left n{} (seen on {} {:.2} s into the fault), though this fault must not move it",
+                            VIP_NAME[vip],
+                            w.expected,
+                            names(s.hold[vip]),
+                            s.t - w.t_inject
+                        ),
+                        s.t,
                         w.t_end,
                     ));
                 }
@@ -685,6 +712,31 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("gone from n2")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("split-brain")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("n2 died")), "{text:?}");
+    }
+
+    /// A priority change by reload that keeps n1 on top but restarts its
+    /// router: the VIP goes to n0 for 0.35 s and comes back. Short enough
+    /// for every bound, and still a violation: nothing should have moved.
+    #[test]
+    fn a_vip_that_moves_away_and_back_when_it_must_stay_is_found() {
+        let mut w = window(Kind::Prio, 10.0, 10.0, 12.0, 1);
+        w.stay = true;
+        let s = timeline(9.0, 12.0, |t| {
+            if (10.15..10.5).contains(&t) {
+                [0b01, 0b01]
+            } else {
+                [0b10, 0b10]
+            }
+        });
+        let v = check(&s, &[w.clone()], &[vec![], vec![]]);
+        let moved: Vec<&Violation> = v
+            .violations
+            .iter()
+            .filter(|x| x.what.contains("must not move"))
+            .collect();
+        assert_eq!(moved.len(), 2, "{:?}", v.violations);
+        w.stay = false;
+        assert!(check(&s, &[w], &[vec![], vec![]]).violations.is_empty());
     }
 
     /// Every bound comes from the intervals: at 100 ms and priority 100,

@@ -311,7 +311,8 @@ impl Prober {
     }
 
     /// Gaps between replies longer than `gap` s, from `from` on.
-    fn outages(&mut self, from: f64, gap: f64) -> [Vec<(f64, f64)>; 2] {
+    fn outages(&mut self, from: f64, probe: f64) -> [Vec<(f64, f64)>; 2] {
+        let gap = 3.0 * probe;
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
@@ -328,11 +329,14 @@ impl Prober {
                 else {
                     continue;
                 };
+                // The outage starts when the first missing reply was due
+                // (one probe interval after the last one): an outage is
+                // the fault's whose window that instant falls in.
                 if let Some(p) = last
                     && p >= from
                     && t - p > gap
                 {
-                    out[v].push((p, t));
+                    out[v].push((p + probe, t));
                 }
                 last = Some(t);
             }
@@ -860,7 +864,7 @@ pub fn run(opts: Options) -> Run {
         .collect();
     let capture = Capture::start(&g.lab);
     let observer = Observer::start(nss, Duration::from_millis(opts.observe_ms));
-    let mut prober = Prober::start(&g.lab, g.client, 50);
+    let mut prober = Prober::start(&g.lab, g.client, (g.timing.probe * 1000.0) as u64);
 
     let want0 = 1u32 << schedule::top(&prios);
     let settled = |obs: &Observer, from: f64, want: u32, hold: f64| {
@@ -889,14 +893,19 @@ pub fn run(opts: Options) -> Run {
     let mut excerpts_logs: Vec<BTreeMap<usize, (usize, usize)>> = Vec::new();
     let mut split_seen: BTreeMap<usize, usize> = BTreeMap::new();
 
+    let mut prev_expected = schedule::top(&prios);
     for f in &schedule {
         let i = f.node;
+        let stay = prev_expected == f.expected
+            && matches!(f.kind, Kind::Reload | Kind::Prio | Kind::Clock | Kind::Dup);
+        prev_expected = f.expected;
         let mut w = Window {
             pos: f.pos,
             kind: Some(f.kind),
             node: i,
             expected: f.expected,
             bounds: check::bounds(f.kind, g.m[i].daemon, &g.timing),
+            stay,
             ..Window::default()
         };
         let marks: BTreeMap<usize, usize> = (0..g.lab.procs.len())
@@ -1125,7 +1134,7 @@ pub fn run(opts: Options) -> Run {
     }
 
     let samples = observer.finish();
-    let outages = prober.outages(t_first, 3.0 * 0.05);
+    let outages = prober.outages(t_first, g.timing.probe);
     let packets = capture.finish();
     let verdict = check::check(&samples, &windows, &outages);
 
