@@ -282,7 +282,7 @@ pub fn check(samples: &[Sample], windows: &[Window], outages: &[Vec<(f64, f64)>;
         let next = windows.get(i + 1).map_or(f64::INFINITY, |n| n.t_inject);
         let in_window = |s: &&Sample| s.t >= w.t_inject && s.t < next.min(w.t_end + 1e-9);
         let want = 1u32 << w.expected;
-        for vip in 0..2 {
+        for (vip, vip_name) in VIP_NAME.iter().enumerate() {
             // Convergence: the last sample after the heal that is not the
             // expected sole holder, and when that ended.
             v.checks += 1;
@@ -308,7 +308,7 @@ pub fn check(samples: &[Sample], windows: &[Window], outages: &[Vec<(f64, f64)>;
                         Some(vip),
                         format!(
                             "{} not on n{} alone within {:.2} s of the heal (settled: {}; last seen on {})",
-                            VIP_NAME[vip],
+                            vip_name,
                             w.expected,
                             w.bounds.converge,
                             settled.map_or("never".into(), |d| format!("{d:.2} s")),
@@ -332,7 +332,7 @@ pub fn check(samples: &[Sample], windows: &[Window], outages: &[Vec<(f64, f64)>;
                         Some(vip),
                         format!(
                             "{} left n{} (seen on {} {:.2} s into the fault), though this fault must not move it",
-                            VIP_NAME[vip],
+                            vip_name,
                             w.expected,
                             names(s.hold[vip]),
                             s.t - w.t_inject
@@ -356,7 +356,7 @@ pub fn check(samples: &[Sample], windows: &[Window], outages: &[Vec<(f64, f64)>;
                         Some(vip),
                         format!(
                             "{} on {} {:.2} s into the fault, expected n{during} from {within:.2} s",
-                            VIP_NAME[vip],
+                            vip_name,
                             names(s.hold[vip]),
                             s.t - w.t_inject
                         ),
@@ -375,10 +375,7 @@ pub fn check(samples: &[Sample], windows: &[Window], outages: &[Vec<(f64, f64)>;
                     found.push(violate(
                         w,
                         Some(vip),
-                        format!(
-                            "{} left on n{} after its daemon stopped",
-                            VIP_NAME[vip], w.node
-                        ),
+                        format!("{} left on n{} after its daemon stopped", vip_name, w.node),
                         s.t,
                         b,
                     ));
@@ -672,7 +669,11 @@ mod tests {
                 [0b01, 0b01]
             }
         });
-        assert!(check(&ok, &[w.clone()], &[vec![], vec![]]).violations.is_empty());
+        assert!(
+            check(&ok, std::slice::from_ref(&w), &[vec![], vec![]])
+                .violations
+                .is_empty()
+        );
         let bad = timeline(9.0, 16.0, |t| {
             if (10.5..13.05).contains(&t) {
                 [0b01, 0b11]
@@ -707,7 +708,10 @@ mod tests {
         }
         let v = check(&s, &[w], &[vec![], vec![]]);
         let text: Vec<&str> = v.violations.iter().map(|x| x.what.as_str()).collect();
-        assert!(text.iter().any(|t| t.contains("IPv4 not on n0 alone")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("IPv4 not on n0 alone")),
+            "{text:?}"
+        );
         assert!(text.iter().any(|t| t.contains("left on n0")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("gone from n2")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("split-brain")), "{text:?}");
@@ -728,7 +732,7 @@ mod tests {
                 [0b10, 0b10]
             }
         });
-        let v = check(&s, &[w.clone()], &[vec![], vec![]]);
+        let v = check(&s, std::slice::from_ref(&w), &[vec![], vec![]]);
         let moved: Vec<&Violation> = v
             .violations
             .iter()

@@ -247,7 +247,10 @@ fn observe_node(ns: &str, host: u8, n: usize, s: &mut Sample) {
         .output();
     let Ok(out) = out else { return };
     let links: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let foreign = [format!("198.51.100.{host}"), format!("2001:db8:f::{host:x}")];
+    let foreign = [
+        format!("198.51.100.{host}"),
+        format!("2001:db8:f::{host:x}"),
+    ];
     let mut foreign_seen = [false; 2];
     for l in &links {
         let flags: Vec<&str> = l["flags"]
@@ -318,8 +321,8 @@ impl Prober {
             let _ = c.wait();
         }
         let mut out: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
-        for v in 0..2 {
-            let text = fs::read_to_string(&self.files[v]).unwrap_or_default();
+        for (v, file) in self.files.iter().enumerate() {
+            let text = fs::read_to_string(file).unwrap_or_default();
             let mut last: Option<f64> = None;
             for line in text.lines().filter(|l| l.contains("bytes from")) {
                 let Some(t) = line
@@ -409,7 +412,10 @@ impl Capture {
                 let line = match d["proto"].as_str().unwrap_or("") {
                     "vrrp" => format!(
                         "vrrp v{} vrid {} prio {:>3} from {} {}",
-                        d["version"], d["vrid"], d["priority"], d["src"].as_str().unwrap_or("?"),
+                        d["version"],
+                        d["vrid"],
+                        d["priority"],
+                        d["src"].as_str().unwrap_or("?"),
                         d["checksum"].as_str().unwrap_or("")
                     ),
                     "arp" => format!(
@@ -515,10 +521,7 @@ impl Group {
             Daemon::HaVip => {
                 let cfg = self.m[i].cfg.clone();
                 ha_router_files(&cfg, prio, &self.interval);
-                let mut daemon = format!(
-                    "[control]\nsocket = \"{}\"\n",
-                    self.m[i].sock.display()
-                );
+                let mut daemon = format!("[control]\nsocket = \"{}\"\n", self.m[i].sock.display());
                 if self.pki.is_some() {
                     let (iv, to, st) = self.timing.k8s.unwrap_or((0.2, 0.5, 1.0));
                     let _ = write!(
@@ -536,7 +539,14 @@ impl Group {
                 let log = self.lab.dir.path().join(format!("ha-vip-n{i}-{n}.log"));
                 let logf = fs::File::create(&log).expect("log");
                 let child = Command::new("ip")
-                    .args(["netns", "exec", self.lab.ns(node), HA_VIP, "run", "--config"])
+                    .args([
+                        "netns",
+                        "exec",
+                        self.lab.ns(node),
+                        HA_VIP,
+                        "run",
+                        "--config",
+                    ])
                     .arg(&cfg)
                     .env("HA_VIP_LOG", "info")
                     .env("LD_PRELOAD", &self.faketime_lib)
@@ -634,8 +644,11 @@ impl Group {
                 self.reload(i)
             }
             Daemon::Keepalived => {
-                fs::write(&self.lab.procs[p].config, keepalived_text(prio, &self.interval_s()))
-                    .map_err(|e| e.to_string())?;
+                fs::write(
+                    &self.lab.procs[p].config,
+                    keepalived_text(prio, &self.interval_s()),
+                )
+                .map_err(|e| e.to_string())?;
                 send(&self.lab, p, Signal::SIGHUP);
                 Ok(())
             }
@@ -645,7 +658,15 @@ impl Group {
                     .arg("vtysh")
                     .arg("--vty_socket")
                     .arg(&self.lab.procs[p].config)
-                    .args(["-d", "vrrpd", "-c", "configure terminal", "-c", "interface eth0", "-c"])
+                    .args([
+                        "-d",
+                        "vrrpd",
+                        "-c",
+                        "configure terminal",
+                        "-c",
+                        "interface eth0",
+                        "-c",
+                    ])
                     .arg(format!("vrrp {VRID} priority {prio}"))
                     .output()
                     .map_err(|e| e.to_string())?;
@@ -666,9 +687,8 @@ impl Group {
         let Some(p) = self.m[i].proc else {
             return Ok(());
         };
-        let done = |g: &Group| {
-            g.log_count(p, "configuration reloaded") + g.log_count(p, "reload refused")
-        };
+        let done =
+            |g: &Group| g.log_count(p, "configuration reloaded") + g.log_count(p, "reload refused");
         let before = done(self);
         send(&self.lab, p, Signal::SIGHUP);
         if self.m[i].daemon != Daemon::HaVip {
@@ -790,7 +810,9 @@ pub fn run(opts: Options) -> Run {
         ));
         add_foreign(&ns, host);
         let link = sh(&format!("ip -n {ns} -j link show eth0"));
-        let idx = serde_json::from_str::<Value>(&link).ok().and_then(|v| v[0]["link_index"].as_u64());
+        let idx = serde_json::from_str::<Value>(&link)
+            .ok()
+            .and_then(|v| v[0]["link_index"].as_u64());
         let hub_links = sh(&format!("ip -n {} -j link show", lab.hub));
         let port = serde_json::from_str::<Value>(&hub_links)
             .ok()
@@ -820,14 +842,18 @@ pub fn run(opts: Options) -> Run {
     }
     let dad = {
         let ns = lab.ns(members[0].node);
-        let n: f64 = sh(&format!("ip netns exec {ns} sysctl -n net.ipv6.conf.eth0.dad_transmits"))
-            .trim()
-            .parse()
-            .unwrap_or(1.0);
-        let r: f64 = sh(&format!("ip netns exec {ns} sysctl -n net.ipv6.neigh.eth0.retrans_time_ms"))
-            .trim()
-            .parse()
-            .unwrap_or(1000.0);
+        let n: f64 = sh(&format!(
+            "ip netns exec {ns} sysctl -n net.ipv6.conf.eth0.dad_transmits"
+        ))
+        .trim()
+        .parse()
+        .unwrap_or(1.0);
+        let r: f64 = sh(&format!(
+            "ip netns exec {ns} sysctl -n net.ipv6.neigh.eth0.retrans_time_ms"
+        ))
+        .trim()
+        .parse()
+        .unwrap_or(1000.0);
         n * r / 1000.0
     };
     let client = lab.add_node("cl", 50);
@@ -857,11 +883,10 @@ pub fn run(opts: Options) -> Run {
     for i in 0..g.m.len() {
         g.start_member(i);
     }
-    let nss: Vec<(String, u8)> = g
-        .m
-        .iter()
-        .map(|m| (g.lab.ns(m.node).to_string(), m.host))
-        .collect();
+    let nss: Vec<(String, u8)> =
+        g.m.iter()
+            .map(|m| (g.lab.ns(m.node).to_string(), m.host))
+            .collect();
     let capture = Capture::start(&g.lab);
     let observer = Observer::start(nss, Duration::from_millis(opts.observe_ms));
     let mut prober = Prober::start(&g.lab, g.client, (g.timing.probe * 1000.0) as u64);
@@ -987,7 +1012,9 @@ pub fn run(opts: Options) -> Run {
                     Direction::Deaf => "oifname",
                     Direction::Mute => "iifname",
                 };
-                g.nft(&format!("add rule bridge chaos filt {side} \"{port}\" drop\n"));
+                g.nft(&format!(
+                    "add rule bridge chaos filt {side} \"{port}\" drop\n"
+                ));
                 sleep_ms(*ms);
                 g.nft("flush chain bridge chaos filt\n");
             }
@@ -996,7 +1023,11 @@ pub fn run(opts: Options) -> Run {
                     "add table netdev chaosdup\nadd chain netdev chaosdup ingr {{ type filter hook ingress device \"{port}\" priority 0 ; }}\n"
                 );
                 for o in g.m.iter().filter(|o| o.port != port) {
-                    let _ = writeln!(script, "add rule netdev chaosdup ingr dup to \"{}\"", o.port);
+                    let _ = writeln!(
+                        script,
+                        "add rule netdev chaosdup ingr dup to \"{}\"",
+                        o.port
+                    );
                 }
                 g.nft(&script);
                 sleep_ms(*ms);
@@ -1059,7 +1090,10 @@ pub fn run(opts: Options) -> Run {
             for (j, m) in g.m.iter().enumerate() {
                 if s.foreign_missing & (1 << j) != 0 {
                     let ns = g.lab.ns(m.node);
-                    sh_quiet(&format!("ip -n {ns} addr add 198.51.100.{}/32 dev eth0", m.host));
+                    sh_quiet(&format!(
+                        "ip -n {ns} addr add 198.51.100.{}/32 dev eth0",
+                        m.host
+                    ));
                     sh_quiet(&format!(
                         "ip -n {ns} addr add 2001:db8:f::{:x}/128 dev eth0 nodad",
                         m.host
@@ -1109,18 +1143,14 @@ pub fn run(opts: Options) -> Run {
         w.status_errors = errors;
         w.t_end = now();
         let ends: BTreeMap<usize, (usize, usize)> = (0..g.lab.procs.len())
-            .map(|p| {
-                (
-                    p,
-                    (
-                        marks.get(&p).copied().unwrap_or(0),
-                        g.lab.log(p).len(),
-                    ),
-                )
-            })
+            .map(|p| (p, (marks.get(&p).copied().unwrap_or(0), g.lab.log(p).len())))
             .collect();
         excerpts_logs.push(ends);
-        let partial = check::check(&observer.since(w.t_inject - 0.01), std::slice::from_ref(&w), &[vec![], vec![]]);
+        let partial = check::check(
+            &observer.since(w.t_inject - 0.01),
+            std::slice::from_ref(&w),
+            &[vec![], vec![]],
+        );
         println!(
             "chaos: {f}  {:.1}s  {}",
             w.t_end - w.t_inject,
@@ -1140,21 +1170,41 @@ pub fn run(opts: Options) -> Run {
 
     // The report.
     let mut r = String::new();
-    let _ = writeln!(r, "# chaos report: seed {}, {} faults", opts.seed, schedule.len());
+    let _ = writeln!(
+        r,
+        "# chaos report: seed {}, {} faults",
+        opts.seed,
+        schedule.len()
+    );
     let _ = writeln!(r, "replay: {}", opts.replay());
-    let group: Vec<String> = g
-        .m
-        .iter()
-        .enumerate()
-        .map(|(i, m)| format!("n{i}={} (priority {})", m.daemon.name(), prios[i]))
-        .collect();
-    let _ = writeln!(r, "group: {}; VIPs {} and {} (VRID {VRID}, VRRPv3){}", group.join(", "), VIPS[0], VIPS[1], if opts.k8s { ", [k8s] on" } else { "" });
+    let group: Vec<String> =
+        g.m.iter()
+            .enumerate()
+            .map(|(i, m)| format!("n{i}={} (priority {})", m.daemon.name(), prios[i]))
+            .collect();
+    let _ = writeln!(
+        r,
+        "group: {}; VIPs {} and {} (VRID {VRID}, VRRPv3){}",
+        group.join(", "),
+        VIPS[0],
+        VIPS[1],
+        if opts.k8s { ", [k8s] on" } else { "" }
+    );
     let t = &g.timing;
     let _ = writeln!(
         r,
         "timing: Advertisement_Interval {:.2} s, Master_Down_Interval (slowest, priority {}) {:.3} s, Skew_Time {:.3} s, margin 2 x interval + 2 x observer period = {:.2} s, observer period {:.2} s, IPv6 DAD {:.1} s, probe {:.2} s{}",
-        t.interval, t.min_prio, t.master_down(), t.skew(), t.margin(), t.observe, t.dad, t.probe,
-        t.k8s.map_or(String::new(), |(a, b, c)| format!(", k8s interval {a} s timeout {b} s stability {c} s"))
+        t.interval,
+        t.min_prio,
+        t.master_down(),
+        t.skew(),
+        t.margin(),
+        t.observe,
+        t.dad,
+        t.probe,
+        t.k8s.map_or(String::new(), |(a, b, c)| format!(
+            ", k8s interval {a} s timeout {b} s stability {c} s"
+        ))
     );
     let _ = writeln!(
         r,
@@ -1170,12 +1220,25 @@ pub fn run(opts: Options) -> Run {
     );
     let _ = writeln!(r, "|---|---|---|---|---|---|---|");
     for (k, st) in &verdict.by_kind {
-        let nv = verdict.violations.iter().filter(|v| v.kind == Some(*k)).count();
+        let nv = verdict
+            .violations
+            .iter()
+            .filter(|v| v.kind == Some(*k))
+            .count();
         let _ = writeln!(
             r,
             "| {} | {} | {} | {:.2} s ({:.2}) | {:.2} s ({:.2}) | {:.2} s ({:.2}) | {:.2} s ({:.2}) |",
-            k.name(), st.faults, nv, st.worst_none, st.bound_none, st.worst_two, st.bound_two,
-            st.worst_converge, st.bound_converge, st.worst_outage, st.bound_outage
+            k.name(),
+            st.faults,
+            nv,
+            st.worst_none,
+            st.bound_none,
+            st.worst_two,
+            st.bound_two,
+            st.worst_converge,
+            st.bound_converge,
+            st.worst_outage,
+            st.bound_outage
         );
     }
     let report_path = opts
@@ -1184,11 +1247,23 @@ pub fn run(opts: Options) -> Run {
     let _ = fs::create_dir_all(&report_path);
     let logs_dir = report_path.join("logs");
     let _ = fs::remove_dir_all(&logs_dir);
-    sh_quiet(&format!("cp -a {} {}", g.lab.dir.path().display(), logs_dir.display()));
-    let _ = writeln!(r, "\nlogs and the bridge capture kept in {}", logs_dir.display());
+    sh_quiet(&format!(
+        "cp -a {} {}",
+        g.lab.dir.path().display(),
+        logs_dir.display()
+    ));
+    let _ = writeln!(
+        r,
+        "\nlogs and the bridge capture kept in {}",
+        logs_dir.display()
+    );
     for v in &verdict.violations {
         let f = &schedule[v.pos];
-        let _ = writeln!(r, "\n## violation at schedule position {} ({f})\n{}", v.pos, v.what);
+        let _ = writeln!(
+            r,
+            "\n## violation at schedule position {} ({f})\n{}",
+            v.pos, v.what
+        );
         let _ = writeln!(r, "from {:.3} to {:.3} (epoch s)", v.from, v.to);
         let _ = writeln!(r, "capture excerpt (ha-vip decode --json, summarised):");
         let shown: Vec<&(f64, String)> = packets
@@ -1209,16 +1284,24 @@ pub fn run(opts: Options) -> Run {
                 let interesting: Vec<&str> = part
                     .lines()
                     .filter(|l| {
-                        ["Active", "Backup", "Master", "MASTER", "BACKUP", "FAULT", "split", "WARN", "ERROR", "error", "priority"]
-                            .iter()
-                            .any(|k| l.contains(k))
+                        [
+                            "Active", "Backup", "Master", "MASTER", "BACKUP", "FAULT", "split",
+                            "WARN", "ERROR", "error", "priority",
+                        ]
+                        .iter()
+                        .any(|k| l.contains(k))
                     })
                     .collect();
                 if interesting.is_empty() {
                     continue;
                 }
                 let who = g.lab.procs[p].node;
-                let _ = writeln!(r, "  --- {} ({}):", g.lab.nodes[who].name, g.lab.procs[p].log.display());
+                let _ = writeln!(
+                    r,
+                    "  --- {} ({}):",
+                    g.lab.nodes[who].name,
+                    g.lab.procs[p].log.display()
+                );
                 for l in interesting.iter().take(12) {
                     let _ = writeln!(r, "    {l}");
                 }

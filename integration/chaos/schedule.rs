@@ -180,14 +180,31 @@ pub enum ApiFault {
 pub enum Params {
     None,
     /// How long the fault lasts (link down, process dead or frozen, loss).
-    For { ms: u64 },
-    Loss { ms: u64, percent: u64 },
-    Partition { ms: u64, dir: Direction },
-    Prio { from: u8, to: u8 },
-    Api { ms: u64, what: ApiFault },
-    Mac { last_byte: u8 },
+    For {
+        ms: u64,
+    },
+    Loss {
+        ms: u64,
+        percent: u64,
+    },
+    Partition {
+        ms: u64,
+        dir: Direction,
+    },
+    Prio {
+        from: u8,
+        to: u8,
+    },
+    Api {
+        what: ApiFault,
+    },
+    Mac {
+        last_byte: u8,
+    },
     /// A CLOCK_REALTIME offset for libfaketime, in seconds.
-    Clock { offset_s: i64 },
+    Clock {
+        offset_s: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +229,7 @@ impl fmt::Display for Fault {
             Params::Loss { ms, percent } => write!(f, " {percent}% {ms}ms"),
             Params::Partition { ms, dir } => write!(f, " {dir:?} {ms}ms"),
             Params::Prio { from, to } => write!(f, " {from}->{to}"),
-            Params::Api { ms, what } => write!(f, " {what:?} {ms}ms"),
+            Params::Api { what } => write!(f, " {what:?}"),
             Params::Mac { last_byte } => write!(f, " mac ..:{last_byte:02x}"),
             Params::Clock { offset_s } => write!(f, " {offset_s:+}s"),
         }?;
@@ -240,7 +257,13 @@ pub fn initial_priorities(nodes: usize) -> Vec<u8> {
 
 /// The schedule of `count` faults for `group` from `seed`, with only the
 /// kinds in `kinds` (those that apply to no node are never drawn).
-pub fn generate(seed: u64, count: usize, group: &[Daemon], k8s: bool, kinds: &[Kind]) -> Vec<Fault> {
+pub fn generate(
+    seed: u64,
+    count: usize,
+    group: &[Daemon],
+    k8s: bool,
+    kinds: &[Kind],
+) -> Vec<Fault> {
     let mut rng = Rng::new(seed);
     let mut prios = initial_priorities(group.len());
     let usable: Vec<Kind> = kinds
@@ -293,7 +316,6 @@ pub fn generate(seed: u64, count: usize, group: &[Daemon], k8s: bool, kinds: &[K
                 Params::Prio { from, to }
             }
             Kind::Api => Params::Api {
-                ms: 0,
                 what: rng.pick(&[ApiFault::Fail, ApiFault::Hang, ApiFault::Restart]),
             },
             Kind::Mac => Params::Mac {
