@@ -196,7 +196,7 @@ struct Observer {
 }
 
 impl Observer {
-    fn start(nss: Vec<(String, u8)>, period: Duration) -> Observer {
+    fn start(nss: Vec<(String, u8, bool)>, period: Duration) -> Observer {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (Arc::clone(&samples), Arc::clone(&stop));
@@ -207,8 +207,8 @@ impl Observer {
                     t: now(),
                     ..Sample::default()
                 };
-                for (n, (ns, host)) in nss.iter().enumerate() {
-                    observe_node(ns, *host, n, &mut sample);
+                for (n, (ns, host, frr)) in nss.iter().enumerate() {
+                    observe_node(ns, *host, *frr, n, &mut sample);
                 }
                 if let Ok(mut v) = s.lock() {
                     v.push(sample);
@@ -239,8 +239,10 @@ impl Observer {
     }
 }
 
-/// Read `ip -j -d addr` of one node into the sample.
-fn observe_node(ns: &str, host: u8, n: usize, s: &mut Sample) {
+/// Read `ip -j -d addr` of one node into the sample. On an FRR node the
+/// VIPs always sit on vrrpd's macvlans (protodown while Backup, as FRR
+/// documents): there an address counts as present only where it is held.
+fn observe_node(ns: &str, host: u8, frr: bool, n: usize, s: &mut Sample) {
     let out = Command::new("ip")
         .args(["-n", ns, "-j", "-d", "addr", "show"])
         .stderr(Stdio::null())
@@ -265,8 +267,11 @@ fn observe_node(ns: &str, host: u8, n: usize, s: &mut Sample) {
                 && !a["dadfailed"].as_bool().unwrap_or(false);
             for (v, vip) in VIPS.iter().enumerate() {
                 if local == *vip {
-                    s.present[v] |= 1 << n;
-                    if up && !protodown && usable {
+                    let held = up && !protodown && usable;
+                    if held || !frr {
+                        s.present[v] |= 1 << n;
+                    }
+                    if held {
                         s.hold[v] |= 1 << n;
                     }
                 }
@@ -883,9 +888,15 @@ pub fn run(opts: Options) -> Run {
     for i in 0..g.m.len() {
         g.start_member(i);
     }
-    let nss: Vec<(String, u8)> =
+    let nss: Vec<(String, u8, bool)> =
         g.m.iter()
-            .map(|m| (g.lab.ns(m.node).to_string(), m.host))
+            .map(|m| {
+                (
+                    g.lab.ns(m.node).to_string(),
+                    m.host,
+                    m.daemon == Daemon::Frr,
+                )
+            })
             .collect();
     let capture = Capture::start(&g.lab);
     let observer = Observer::start(nss, Duration::from_millis(opts.observe_ms));
@@ -1257,6 +1268,31 @@ pub fn run(opts: Options) -> Run {
         "\nlogs and the bridge capture kept in {}",
         logs_dir.display()
     );
+    // One line per kind of violation (its text without the figures), with
+    // how often and where it first happened: the list to fix from.
+    let mut classes: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for v in &verdict.violations {
+        let class: String = v
+            .what
+            .split(" s")
+            .next()
+            .unwrap_or("")
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect();
+        let key = format!("{}: {class}", v.kind.map_or("-", Kind::name));
+        classes.entry(key).or_insert((0, v.pos)).0 += 1;
+    }
+    if !classes.is_empty() {
+        let _ = writeln!(
+            r,
+            "
+## violations by class (count, first position)"
+        );
+        for (k, (n, first)) in &classes {
+            let _ = writeln!(r, "- {k} ... x{n}, first at #{first}");
+        }
+    }
     for v in &verdict.violations {
         let f = &schedule[v.pos];
         let _ = writeln!(
