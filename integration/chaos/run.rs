@@ -1272,14 +1272,18 @@ pub fn run(opts: Options) -> Run {
     // how often and where it first happened: the list to fix from.
     let mut classes: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for v in &verdict.violations {
-        let class: String = v
-            .what
-            .split(" s")
-            .next()
-            .unwrap_or("")
-            .chars()
-            .map(|c| if c.is_ascii_digit() { '#' } else { c })
-            .collect();
+        let head = v.what.split(" (").next().unwrap_or("");
+        let mut class = String::new();
+        for c in head.chars() {
+            let c = if c.is_ascii_digit() { '#' } else { c };
+            if !(c == '#' && class.ends_with('#')) {
+                class.push(c);
+            }
+        }
+        let class = class
+            .replace("#.#", "#")
+            .replace("n#+n#+n#", "n#+n#")
+            .replace("n#+n#", "several nodes");
         let key = format!("{}: {class}", v.kind.map_or("-", Kind::name));
         classes.entry(key).or_insert((0, v.pos)).0 += 1;
     }
