@@ -8,7 +8,8 @@
 #                         [--interval-ms MS] [--observe-ms MS] [--report-dir DIR]
 #   sudo scripts/chaos.sh --ci [--exclude KINDS]   # the two fixed CI schedules
 #
-# --mix without a list is ha,ka,frr (node 0 is always listed first). KINDS is a
+# --mix without a list is ha,ka,frr; the list names nodes n0, n1, ... in order,
+# nodes beyond it run ha-vip. KINDS is a
 # comma list of: link kill freeze term reload prio loss dup partition api mac
 # ifdel clock. The schedule is printed first; the report's first line is the
 # exact command that replays the run. Reports and kept logs (with the bridge
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 CI=0
 export CHAOS_SEED=${CHAOS_SEED:-1} CHAOS_FAULTS=${CHAOS_FAULTS:-100}
 while [ $# -gt 0 ]; do

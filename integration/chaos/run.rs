@@ -64,8 +64,8 @@ impl Options {
                 })
                 .collect();
             let kinds = kinds?;
-            // The mix is laid over the nodes from the last one: node 0
-            // stays ha-vip, the system under test.
+            // The mix names the nodes in order (n0 first); nodes beyond
+            // it run ha-vip.
             for (i, d) in kinds.iter().enumerate().take(nodes) {
                 group[i] = *d;
             }
