@@ -8,6 +8,7 @@
 
 mod addresses;
 mod apiserver;
+mod chaos;
 mod faults;
 mod frr;
 #[path = "../tests/health_support/mod.rs"]
