@@ -156,7 +156,7 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
         }
         // The watchdog is fed here, by the loop that runs the protocol.
         supervisor.tick(Instant::now());
-        if routers.state_changes != changes_seen {
+        if routers.state_changes != changes_seen && supervisor.enabled() {
             changes_seen = routers.state_changes;
             supervisor.status(routers.summary());
         }

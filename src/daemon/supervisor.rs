@@ -33,6 +33,11 @@ impl Supervisor {
         }
     }
 
+    /// Whether a service manager listens (NOTIFY_SOCKET is set).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     fn send(&mut self, states: &[NotifyState<'_>]) {
         if !self.enabled {
             return;
