@@ -443,7 +443,10 @@ pub struct Timing {
     pub min_prio: u8,
     /// The observer's period, s.
     pub observe: f64,
-    /// IPv6 DAD on a link that comes up: dad_transmits x retrans_time.
+    /// IPv6 DAD on a link that comes up: the kernel's random delay (up to
+    /// router_solicitation_delay) + dad_transmits x retrans_time. The
+    /// router waits for it before it sends (RFC 4862; a tentative source
+    /// is refused by the kernel).
     pub dad: f64,
     /// The client's probe interval, s.
     pub probe: f64,
@@ -521,7 +524,9 @@ pub fn bounds(kind: Kind, target: Daemon, t: &Timing) -> Bounds {
     match kind {
         Kind::Link | Kind::Mac | Kind::Ifdel => {
             b.none = mdi + m;
-            b.converge = t.dad + mdi + m;
+            // DAD, then Master_Down_Interval to preempt, then the old
+            // holder keeps the VIP one interval more (make-before-break).
+            b.converge = t.dad + mdi + t.interval + m;
         }
         Kind::Kill => {
             b.none = mdi + m;

@@ -859,7 +859,15 @@ pub fn run(opts: Options) -> Run {
         .trim()
         .parse()
         .unwrap_or(1000.0);
-        n * r / 1000.0
+        // The kernel waits a random time up to router_solicitation_delay
+        // before the first DAD probe of a link-local (addrconf_dad_kick).
+        let delay: f64 = sh(&format!(
+            "ip netns exec {ns} sysctl -n net.ipv6.conf.eth0.router_solicitation_delay"
+        ))
+        .trim()
+        .parse()
+        .unwrap_or(1.0);
+        delay + n * r / 1000.0
     };
     let client = lab.add_node("cl", 50);
     let timing = Timing {
