@@ -254,15 +254,19 @@ fn active_answers_lower_priority_at_once() {
     assert_eq!(drain(&mut r), expected);
     // Adver_Timer restarted from the answer.
     assert_eq!(r.poll_timeout(), Some(now + secs(1)));
-    // The second burst 5 s later.
+    // A catch-up burst one Advertisement_Interval later (the other
+    // router's own announcements may reach hosts after our first burst),
+    // and the second burst 5 s later.
     let later = run(&mut r, t0, now + secs(5));
+    let mut bursts = vec![ms(10_200); 5];
+    bursts.extend([ms(14_200); 5]);
     assert_eq!(
         later
             .iter()
             .filter(|a| a.1 == Action::Announce)
             .map(|a| a.0)
             .collect::<Vec<_>>(),
-        vec![ms(14_200); 5]
+        bursts
     );
     // Priority 0 from another router: answered with an advert only.
     let now = now + secs(5) + ms(1);
@@ -877,4 +881,49 @@ fn an_active_router_stalled_past_master_down_interval_gives_its_addresses_up() {
     let due = owner.poll_timeout().expect("Adver_Timer");
     owner.handle_timeout(due + secs(10));
     assert_eq!(owner.state(), State::Active);
+}
+
+/// Two routers Active at once for a moment (a lower-priority Backup whose
+/// timer ran out just before ours, or a partition healing): the winner
+/// announces again one Advertisement_Interval later, after the loser's own
+/// announcements (sent after its addresses were added) have reached the
+/// hosts, so they end on the winner's MAC. Seen in rolling API-server
+/// restarts: a client left on the loser's MAC for seconds.
+#[test]
+fn the_winner_announces_again_after_a_lower_router_was_active_beside_it() {
+    let t0 = Instant::now();
+    // A Backup (150, 1 s) waiting to preempt a lower Active router (100).
+    let mut cfg = cfg4(150, 1, 100);
+    cfg.announce.delay = Duration::ZERO;
+    let mut r = VirtualRouter::new(cfg);
+    r.startup(t0);
+    drain(&mut r);
+    r.handle_advert(t0 + ms(100), v4(2), &advert(100, 100))
+        .unwrap();
+    let down = r.poll_timeout().expect("Master_Down_Timer");
+    r.handle_timeout(down);
+    assert_eq!(r.state(), State::Active);
+    let first = drain(&mut r)
+        .iter()
+        .filter(|a| **a == Action::Announce)
+        .count();
+    assert_eq!(first, 5);
+    // The catch-up burst, one interval after taking over.
+    let catch_up = run(&mut r, t0, down + secs(1));
+    let at: Vec<Duration> = catch_up
+        .iter()
+        .filter(|a| a.1 == Action::Announce)
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(at, vec![down + secs(1) - t0; 5]);
+    // A takeover with no other Active router heard has no catch-up.
+    let mut cfg = cfg4(150, 1, 100);
+    cfg.announce.delay = Duration::ZERO;
+    let mut q = VirtualRouter::new(cfg);
+    q.startup(t0);
+    let down = q.poll_timeout().expect("Master_Down_Timer");
+    q.handle_timeout(down);
+    drain(&mut q);
+    let quiet = run(&mut q, t0, down + secs(2));
+    assert!(quiet.iter().all(|a| a.1 != Action::Announce), "{quiet:?}");
 }

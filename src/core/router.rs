@@ -433,6 +433,11 @@ struct AnnounceTimers {
     /// Messages in the second burst.
     second_burst_repeat: u32,
     refresh_at: Option<Instant>,
+    /// One more burst an Advertisement_Interval after another router was
+    /// Active beside us: its own announcements may reach hosts after ours
+    /// (it sends them after its addresses are added, a netlink round trip
+    /// after the advert we answered), and hosts must end on our MAC.
+    catch_up_at: Option<Instant>,
 }
 
 /// One virtual router (interface, VRID, family). See the module docs.
@@ -460,6 +465,9 @@ pub struct VirtualRouter {
     /// When an address list mismatch was last logged: at most once per
     /// `ADDRESS_LIST_LOG_PERIOD`.
     address_list_warned_at: Option<Instant>,
+    /// When, as a Backup about to preempt, we last heard a lower-priority
+    /// router advertise as Active (for the catch-up announcement).
+    lower_active_at: Option<Instant>,
     /// When the Active router last answered a lower-priority advert.
     lower_prio_answered_at: Option<Instant>,
     /// When a split brain was last reported (Action::PeerActive).
@@ -500,6 +508,7 @@ impl VirtualRouter {
             last_transition: None,
             address_list_warned_at: None,
             lower_prio_answered_at: None,
+            lower_active_at: None,
             split_brain_reported_at: None,
             peer_active: None,
             owner_conflict_warned_at: None,
@@ -656,6 +665,7 @@ impl VirtualRouter {
             burst,
             self.announce.second_burst_at,
             self.announce.refresh_at,
+            self.announce.catch_up_at,
             self.release.map(|r| r.due()),
         ]
         .into_iter()
@@ -1162,6 +1172,7 @@ impl VirtualRouter {
         if lower && self.preempts() && !self.health_holds_preemption() && !self.preempt_held(now) {
             // Preempt: discard, so Master_Down_Timer runs out.
             self.master_down_reason = Reason::Preempted;
+            self.lower_active_at = Some(now);
             return;
         }
         if !lower {
@@ -1246,6 +1257,7 @@ impl VirtualRouter {
                         self.announce.second_burst_at = Some(later(now, delay));
                         self.announce.second_burst_repeat = repeat;
                     }
+                    self.announce.catch_up_at = Some(later(now, self.advert_interval()));
                     self.run_announce(now);
                 }
             }
@@ -1429,6 +1441,14 @@ impl VirtualRouter {
             address: self.cfg.primary_address,
             priority: self.effective_priority,
         });
+        // A lower-priority router was Active just before us (heard while we
+        // waited to preempt it, or two Backups whose timers ran out moments
+        // apart): its announcements may reach hosts after ours.
+        let beside = self
+            .lower_active_at
+            .take()
+            .is_some_and(|t| now <= later(t, self.master_down_interval()));
+        let interval = self.advert_interval();
         let a = &self.cfg.announce;
         self.announce = AnnounceTimers {
             burst_left: a.repeat.max(1),
@@ -1436,12 +1456,17 @@ impl VirtualRouter {
             second_burst_at: (!a.delay.is_zero()).then(|| later(now, a.delay)),
             second_burst_repeat: a.repeat,
             refresh_at: a.refresh.filter(|r| !r.is_zero()).map(|r| later(now, r)),
+            catch_up_at: beside.then(|| later(now, interval)),
         };
         self.run_announce(now);
     }
 
     /// Emit the announce messages due at `now` and schedule the next ones.
     fn run_announce(&mut self, now: Instant) {
+        if self.announce.catch_up_at.is_some_and(|t| t <= now) {
+            self.announce.catch_up_at = None;
+            self.start_burst(now, self.cfg.announce.repeat);
+        }
         if self.announce.second_burst_at.is_some_and(|t| t <= now) {
             self.announce.second_burst_at = None;
             self.start_burst(now, self.announce.second_burst_repeat);
