@@ -19,8 +19,8 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::service::service_fn;
 use hyper::{Response, StatusCode};
-use nix::sys::signal::Signal;
 use hyper_util::rt::TokioIo;
+use nix::sys::signal::Signal;
 use rustls::ServerConfig;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::TlsAcceptor;
@@ -248,7 +248,11 @@ impl ApiProcess {
 
     /// Start a new process (after [`ApiProcess::kill`] or [`ApiProcess::stop`]).
     pub fn spawn(&mut self) {
-        assert!(self.child.is_none(), "stand-in in {} already runs", self.netns);
+        assert!(
+            self.child.is_none(),
+            "stand-in in {} already runs",
+            self.netns
+        );
         let log = File::create(self.dir.join("standin.log")).expect("stand-in log");
         let child = Command::new("ip")
             .args(["netns", "exec", &self.netns, PYTHON, K8S_LAB, "serve"])
@@ -316,7 +320,15 @@ impl ApiProcess {
     pub fn wait_ready(&self, ca: &Path, within: Duration) -> bool {
         crate::lab::wait_until(within, || {
             Command::new("ip")
-                .args(["netns", "exec", &self.netns, "curl", "-sf", "--max-time", "1"])
+                .args([
+                    "netns",
+                    "exec",
+                    &self.netns,
+                    "curl",
+                    "-sf",
+                    "--max-time",
+                    "1",
+                ])
                 .arg("--cacert")
                 .arg(ca)
                 .args([
@@ -364,9 +376,18 @@ pub struct VipClient {
 }
 
 impl VipClient {
-    pub fn start(netns: &str, target: &str, ca: &Path, out: &Path, every: Duration, timeout: Duration) -> VipClient {
+    pub fn start(
+        netns: &str,
+        target: &str,
+        ca: &Path,
+        out: &Path,
+        every: Duration,
+        timeout: Duration,
+    ) -> VipClient {
         let child = Command::new("ip")
-            .args(["netns", "exec", netns, PYTHON, K8S_LAB, "probe", "--target", target])
+            .args([
+                "netns", "exec", netns, PYTHON, K8S_LAB, "probe", "--target", target,
+            ])
             .arg("--ca")
             .arg(ca)
             .arg("--out")
@@ -407,7 +428,8 @@ impl VipClient {
     /// Stop the client (SIGTERM: it finishes its probe) and return every probe.
     pub fn stop(&mut self) -> Vec<Probe> {
         if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), Signal::SIGTERM);
             let _ = c.wait();
         }
         self.probes()

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Kubernetes lab's two small programs, shared by integration/k8s.rs and
+"""The Kubernetes lab's small programs, shared by integration/k8s.rs and
 scripts/bench-k8s.sh, so that the tests and the bench exercise the same
 API server and count client failures the same way.
 
@@ -17,10 +17,20 @@ API server and count client failures the same way.
       `START_NS END_NS OK|FAIL DETAIL` (CLOCK_REALTIME, nanoseconds). Stops
       on SIGTERM or SIGINT.
 
-  k8s-lab.py analyze FILE [--from NS] [--to NS]
+  k8s-lab.py analyze FILE [--from NS] [--to NS] [--moves WATCHFILE]
       Figures from a probe file: probes, failed, outages (from the start of
       a first failed probe to the start of the next successful one),
-      printed as KEY=VALUE lines.
+      printed as KEY=VALUE lines; with --moves, how many failures were
+      connections reset in flight at a VIP move (see reset_at_move).
+
+  k8s-lab.py watch --ns NS1,NS2,... --vip ADDR --out FILE [--every S]
+      Which namespaces hold ADDR on eth0, polled every S seconds (0.02):
+      one line `NS_TIME INDEXES` per change (indexes into --ns, comma
+      separated, `-` for none). Stops on SIGTERM or SIGINT.
+
+  k8s-lab.py moves FILE [--from NS] [--to NS]
+      VIP moves in a watch file: changes of the sole holder (a moment with
+      two holders, make-before-break, is not a move of its own).
 
 What the stand-in does, per the real kube-apiserver (v1.30-ish), anonymous
 requests allowed as kubeadm sets it up:
@@ -51,6 +61,7 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -183,15 +194,24 @@ class Server(ThreadingHTTPServer):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
 
+    in_flight = 0
+    lock = threading.Lock()
+
     def finish_request(self, request, client_address):
         # The handshake runs on the connection's own thread: a client that
         # never sends its ClientHello holds up nothing else.
-        request.settimeout(10)
+        with self.lock:
+            self.in_flight += 1
         try:
-            tls = self.ctx.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        self.RequestHandlerClass(tls, client_address, self)
+            request.settimeout(10)
+            try:
+                tls = self.ctx.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
 
 
 def serve(a):
@@ -199,9 +219,24 @@ def serve(a):
     srv = Server(("::", a.port), Handler)
     srv.state = state
     srv.ctx = server_context(a.cert, a.key, os.path.dirname(os.path.abspath(a.state)))
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    def terminate(*_):
+        # As kube-apiserver after its shutdown delay: stop listening (new
+        # connections are refused), let the requests in flight finish
+        # (bounded), then exit.
+        srv.socket.close()
+        end = time.monotonic() + 5
+        while srv.in_flight > 0 and time.monotonic() < end:
+            time.sleep(0.01)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, terminate)
     print(f"serving on [::]:{a.port}", flush=True)
-    srv.serve_forever(poll_interval=0.05)
+    try:
+        srv.serve_forever(poll_interval=0.05)
+    except OSError:
+        # The listener closed under serve_forever by terminate().
+        while True:
+            time.sleep(1)
 
 
 def one_probe(host, port, ctx, timeout, path):
@@ -256,6 +291,22 @@ def probe(a):
                 nxt = time.monotonic()
 
 
+# How far from a holder change seen by `watch` (which polls) a probe may be
+# and still count as in flight at that move.
+MOVE_TOLERANCE_NS = 250_000_000
+
+
+def reset_at_move(p, changes):
+    """A probe whose TCP connection was up and then reset or closed, close
+    to a change of the VIP's holder: the client's neighbour entry moved to
+    the new holder mid-connection, and the new holder, which has no such
+    connection, reset it. No VRRP hand-over can save a connection in
+    flight at that instant (there is no connection sync)."""
+    t0, t1, _ok, detail = p
+    after_connect = detail.startswith(("tls:", "http:")) and "timeout" not in detail
+    return after_connect and any(t0 - MOVE_TOLERANCE_NS <= c <= t1 + MOVE_TOLERANCE_NS for c in changes)
+
+
 def analyze(a):
     probes = []
     with open(a.file) as f:
@@ -270,6 +321,11 @@ def analyze(a):
                 continue
             probes.append((t0, t1, verdict == "OK", parts[3].strip() if len(parts) > 3 else ""))
     failed = [p for p in probes if not p[2]]
+    changes = []
+    if a.moves:
+        with open(a.moves) as f:
+            changes = [int(line.split()[0]) for line in f if line.strip()]
+    at_move = [p for p in failed if reset_at_move(p, changes)]
     outages = []
     start = None
     for t0, _t1, ok, _d in probes:
@@ -283,6 +339,7 @@ def analyze(a):
     slowest = max((t1 - t0 for t0, t1, ok, _ in probes if ok), default=0)
     print(f"probes={len(probes)}")
     print(f"failed={len(failed)}")
+    print(f"failed_in_flight_at_move={len(at_move)}")
     print(f"outages={len(outages) + (1 if unfinished else 0)}")
     print(f"longest_outage_s={longest / 1e9:.3f}")
     print(f"unfinished={1 if unfinished else 0}")
@@ -294,6 +351,51 @@ def analyze(a):
     for p in failed:
         reasons[p[3]] = reasons.get(p[3], 0) + 1
     print("fail_reasons=" + "; ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:4]))
+
+
+def holders(namespaces, vip):
+    held = []
+    for i, ns in enumerate(namespaces):
+        out = subprocess.run(["ip", "-n", ns, "-o", "addr", "show", "dev", "eth0"],
+                             capture_output=True, text=True).stdout
+        if any(w.split("/")[0] == vip for w in out.split()):
+            held.append(i)
+    return held
+
+
+def watch(a):
+    namespaces = a.ns.split(",")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    last = None
+    with open(a.out, "a", buffering=1) as out:
+        while not stop.is_set():
+            h = holders(namespaces, a.vip)
+            if h != last:
+                out.write(f"{time.time_ns()} {','.join(map(str, h)) or '-'}\n")
+                last = h
+            stop.wait(a.every)
+
+
+def moves(a):
+    n, last = 0, None
+    with open(a.file) as f:
+        for line in f:
+            t, h = line.split()
+            if a.since is not None and int(t) < a.since:
+                # Before the window: only where the VIP was.
+                if h != "-" and "," not in h:
+                    last = h
+                continue
+            if a.until is not None and int(t) > a.until:
+                break
+            if h == "-" or "," in h:
+                continue
+            if last is not None and h != last:
+                n += 1
+            last = h
+    print(n)
 
 
 def main():
@@ -316,8 +418,18 @@ def main():
     n.add_argument("file")
     n.add_argument("--from", dest="since", type=int)
     n.add_argument("--to", dest="until", type=int)
+    n.add_argument("--moves", help="a watch file: count failures in flight at a VIP move")
+    w = sub.add_parser("watch")
+    w.add_argument("--ns", required=True)
+    w.add_argument("--vip", required=True)
+    w.add_argument("--out", required=True)
+    w.add_argument("--every", type=float, default=0.02)
+    m = sub.add_parser("moves")
+    m.add_argument("file")
+    m.add_argument("--from", dest="since", type=int)
+    m.add_argument("--to", dest="until", type=int)
     a = p.parse_args()
-    {"serve": serve, "probe": probe, "analyze": analyze}[a.cmd](a)
+    {"serve": serve, "probe": probe, "analyze": analyze, "watch": watch, "moves": moves}[a.cmd](a)
 
 
 if __name__ == "__main__":
