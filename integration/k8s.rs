@@ -378,7 +378,7 @@ impl Kube {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::spawn(move || {
-            let mut seen: Vec<(u64, Vec<usize>)> = Vec::new();
+            let mut seen: Holders = Vec::new();
             while !s.load(Ordering::SeqCst) {
                 let now: Vec<usize> = (0..names.len())
                     .filter(|&i| ns_has_addr(&names[i], VIP))
@@ -409,15 +409,18 @@ fn ns_has_addr(ns: &str, addr: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Changes of the VIP's holder set: (CLOCK_REALTIME ns, node indices).
+type Holders = Vec<(u64, Vec<usize>)>;
+
 struct HolderWatch {
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Vec<(u64, Vec<usize>)>>>,
+    thread: Option<std::thread::JoinHandle<Holders>>,
 }
 
 impl HolderWatch {
     /// Every change of the holder set (node indices 0..3), in order, on
     /// the clock of [`Probe`].
-    fn finish(mut self) -> Vec<(u64, Vec<usize>)> {
+    fn finish(mut self) -> Holders {
         self.stop.store(true, Ordering::SeqCst);
         self.thread
             .take()
