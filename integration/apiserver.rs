@@ -186,6 +186,25 @@ async fn serve(acceptor: TlsAcceptor, mode: Arc<Mutex<Mode>>, stop: Arc<AtomicBo
 pub const K8S_LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/k8s-lab.py");
 const PYTHON: &str = "/usr/bin/python3";
 
+/// The stand-in and the client need Debian's python3 and curl: missing,
+/// the test fails here, saying so.
+fn require_k8s_lab() {
+    assert!(
+        Path::new(PYTHON).exists(),
+        "prerequisite {PYTHON} is missing (Debian package python3): run `sudo scripts/install-prereqs.sh`"
+    );
+    let curl = Command::new("sh")
+        .args(["-c", "command -v curl"])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        curl,
+        "prerequisite `curl` is missing: run `sudo scripts/install-prereqs.sh`"
+    );
+}
+
 /// What [`ApiProcess`] answers, written to its state file (`k8s-lab.py`
 /// documents each as kube-apiserver shows it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +251,7 @@ impl ApiProcess {
     /// Write the server's certificate and key, then start it (not yet
     /// ready: see [`ApiProcess::wait_ready`]).
     pub fn start(netns: &str, dir: &Path, pki: &TestPki, ready_after: Duration) -> ApiProcess {
+        require_k8s_lab();
         std::fs::create_dir_all(dir).expect("stand-in dir");
         std::fs::write(dir.join("cert.der"), pki.cert_der.as_ref()).expect("write cert");
         std::fs::write(dir.join("key.der"), &pki.key_der).expect("write key");

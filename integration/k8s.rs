@@ -789,7 +789,7 @@ fn rolling_restarts_lose_no_connection() {
 /// and passing every second for a minute moves the VIP at most twice; once
 /// it stays healthy, cp0 gets the VIP back.
 #[test]
-fn flapping_readyz_moves_the_vip_at_most_twice_a_minute() {
+fn readyz_flapping_for_a_minute_moves_the_vip_at_most_twice() {
     let k = kube("k8sflap");
     let watch = k.watch_holders();
     let t0 = Instant::now();

@@ -143,13 +143,15 @@ holder() {
   echo "${h:--}"
 }
 
-# daemons_start IMPL: ha-vip or keepalived on the three nodes.
+# daemons_start IMPL: ha-vip or keepalived on the three nodes, in
+# $BENCH_DIR/CASE-IMPLi (kept with BENCH_KEEP=1).
 DAEMON_PID=()
+CASE=""
 daemons_start() {
   local impl=$1 i dir
   DAEMON_PID=()
   for i in 0 1 2; do
-    dir=$BENCH_DIR/$impl$i
+    dir=$BENCH_DIR/$CASE-$impl$i
     rm -rf "$dir"
     mkdir -p "$dir/routers"
     if [ "$impl" = ha-vip ]; then
@@ -236,7 +238,7 @@ daemons_ready() {
 }
 test_holder() { [ "$(holder)" = "$1" ]; }
 check_healthy() {
-  "$HA_VIP_BIN" status --json --socket "$BENCH_DIR/ha-vip$1/ctl.sock" 2>/dev/null |
+  "$HA_VIP_BIN" status --json --socket "$BENCH_DIR/$CASE-ha-vip$1/ctl.sock" 2>/dev/null |
     "$PY" -c 'import json,sys; s=json.load(sys.stdin); t=[x for x in s["routers"][0]["tracked"] if x["check"]=="k8s"]; sys.exit(0 if t and not t[0]["failed"] else 1)'
 }
 
@@ -273,8 +275,10 @@ teardown() {
   done
 }
 
+# setup IMPL CASE
 setup() {
   local impl=$1 i
+  CASE=$2
   for i in 0 1 2; do api_start "$i"; done
   daemons_start "$impl"
   daemons_ready "$impl"
@@ -317,7 +321,7 @@ outage_case() {
   shift 3
   local out=$BENCH_DIR/$impl-$kind.probes
   log "$impl: $kind"
-  setup "$impl"
+  setup "$impl" "$kind"
   client_start "$out" 0.02 0.3
   sleep 1
   local fault
@@ -353,26 +357,35 @@ restart_api() {
   bench_wait 20 api_ready "$i" || die "cp$i's API server did not come back"
 }
 
+# failed_text ANALYSIS MOVES: "N failed of M probes (K reset in flight at a
+# VIP move)".
+failed_text() {
+  local a=$1 unit=$2
+  echo "$(echo "$a" | field failed) failed of $(echo "$a" | field probes) $unit ($(echo "$a" | field failed_in_flight_at_move) reset in flight at a VIP move)"
+}
+
 shutdown_case() {
-  local impl=$1 out=$BENCH_DIR/$1-shutdown.probes
+  local impl=$1 out=$BENCH_DIR/$1-shutdown.probes moves_file=$BENCH_DIR/$1-shutdown.holders
   log "$impl: [-]shutdown of the holder's API server, then its restart"
-  setup "$impl"
+  setup "$impl" shutdown
   client_start "$out" 0.02 0.3
+  watch_start "$moves_file"
   sleep 1
-  local begin a
+  local begin a m
   begin=$(date +%s%N)
   restart_api 0
   sleep 8
-  a=$("$PY" "$LAB" analyze "$out" --from "$begin")
-  result shutdown "$impl" "$(echo "$a" | field failed) failed of $(echo "$a" | field probes) probes (outage $(echo "$a" | field longest_outage_s) s)"
-  log "  $(echo "$a" | field failed) failed probes; $(echo "$a" | field fail_reasons)"
+  a=$("$PY" "$LAB" analyze "$out" --from "$begin" --moves "$moves_file")
+  m=$("$PY" "$LAB" moves "$moves_file" --from "$begin")
+  result shutdown "$impl" "$(failed_text "$a" probes); longest outage $(echo "$a" | field longest_outage_s) s; $m VIP moves"
+  log "  $(failed_text "$a" probes); $(echo "$a" | field fail_reasons)"
   teardown
 }
 
 roll_case() {
   local impl=$1 out=$BENCH_DIR/$1-roll.probes moves_file=$BENCH_DIR/$1-roll.holders
   log "$impl: rolling restart, $ROLL_ROUNDS round(s) of cp0, cp1, cp2"
-  setup "$impl"
+  setup "$impl" roll
   client_start "$out" 0.05 1.0
   watch_start "$moves_file"
   local begin r i a m
@@ -384,17 +397,17 @@ roll_case() {
     done
   done
   sleep 2
-  a=$("$PY" "$LAB" analyze "$out" --from "$begin")
+  a=$("$PY" "$LAB" analyze "$out" --from "$begin" --moves "$moves_file")
   m=$("$PY" "$LAB" moves "$moves_file" --from "$begin")
-  result roll "$impl" "$(echo "$a" | field failed) failed of $(echo "$a" | field probes) connections (slowest $(echo "$a" | field slowest_ok_s) s, $m VIP moves)"
-  log "  $(echo "$a" | field failed) failed; $(echo "$a" | field fail_reasons)"
+  result roll "$impl" "$(failed_text "$a" connections); longest outage $(echo "$a" | field longest_outage_s) s; $m VIP moves"
+  log "  $(failed_text "$a" connections); $(echo "$a" | field fail_reasons)"
   teardown
 }
 
 flap_case() {
   local impl=$1 moves_file=$BENCH_DIR/$1-flap.holders
   log "$impl: /readyz failing and passing every second for $FLAP_S s"
-  setup "$impl"
+  setup "$impl" flap
   watch_start "$moves_file"
   sleep 0.5
   local begin t m

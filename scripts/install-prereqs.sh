@@ -6,8 +6,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 # lintian, adduser (the package's Depends) and systemd (systemd-analyze
 # verify; nothing is started) for the Debian package test, scripts/test-deb.sh.
+# curl and openssl: the Kubernetes lab (integration/k8s.rs, scripts/bench-k8s.sh:
+# readiness waits, the kubeadm guide's check script, the bench's test PKI).
 pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime
-      lintian adduser systemd man-db)
+      lintian adduser systemd man-db curl openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
