@@ -613,6 +613,7 @@ fn readyz_500_after_two_seconds_moves_the_vip() {
         Duration::from_millis(20),
         Duration::from_millis(300),
     );
+    let fault = realtime_ns();
     k.api[0].set(ApiState::EtcdGone);
     // The stand-in behaves as described (codes only: durations are the
     // bench's).
@@ -630,7 +631,6 @@ fn readyz_500_after_two_seconds_moves_the_vip() {
         "200",
         "/readyz?exclude=etcd with etcd gone"
     );
-    let fault = realtime_ns();
     assert!(
         k.wait_sole(1, MOVE_DEADLINE),
         "with cp0's etcd gone the VIP did not move to cp1 alone: {:?}\n{}",
