@@ -2,7 +2,6 @@
 //! address is usable before it sends, and IPv6 announcements say whether
 //! the node routes (issue 16, items 3, 5, 6 and 11).
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -10,19 +9,6 @@ use serde_json::Value;
 
 use crate::lab::*;
 use crate::{SETTLE, VIP6, assert_sole_holder};
-
-fn daemon_toml(lab: &Lab, tag: &str) -> (String, PathBuf) {
-    let sock = lab.dir.path().join(format!("ctl-{tag}.sock"));
-    (
-        format!("[control]\nsocket = \"{}\"\n", sock.display()),
-        sock,
-    )
-}
-
-fn router(sock: &Path) -> Option<Value> {
-    let st = std::panic::catch_unwind(|| status_json(sock)).ok()?;
-    st["routers"].get(0).cloned()
-}
 
 /// Priority 255 with the node's own address as the VIP (the address
 /// owner, RFC 9568 6.1): ha-vip must not remove it at start (it did, as a
@@ -35,7 +21,7 @@ fn the_owner_keeps_the_hosts_own_address() {
     let a = lab.add_node("a", 11);
     let k = lab.add_node("k", 12);
     let own = "192.0.2.11";
-    let (toml, sock) = daemon_toml(&lab, "owner");
+    let (toml, sock) = control_toml(&lab, "owner");
     let pa = lab.start_ha_vip(
         a,
         &[("vip", ha_router(57, 255, &format!("{own}/24"), "100ms", ""))],
@@ -46,12 +32,12 @@ fn the_owner_keeps_the_hosts_own_address() {
         &keepalived_conf(57, 100, &format!("{own}/24"), "0.1", 3, ""),
     );
     let active = wait_until(SETTLE, || {
-        router(&sock).is_some_and(|r| r["state"] == "Active" && r["source"] == own)
+        first_router(&sock).is_some_and(|r| r["state"] == "Active" && r["source"] == own)
     });
     assert!(
         active,
         "owner not Active from {own}: {:?}\n{}",
-        router(&sock),
+        first_router(&sock),
         lab.logs()
     );
     assert!(
@@ -97,7 +83,7 @@ fn an_address_configured_by_hand_is_never_removed() {
         "ip -n {} addr add 192.0.2.101/24 dev eth0",
         lab.ns(a)
     ));
-    let (toml, sock) = daemon_toml(&lab, "byhand");
+    let (toml, sock) = control_toml(&lab, "byhand");
     let pa = lab.start_ha_vip(
         a,
         &[(
@@ -114,7 +100,7 @@ fn an_address_configured_by_hand_is_never_removed() {
         &keepalived_conf(58, 100, "192.0.2.100/24\n    192.0.2.101/24", "0.1", 3, ""),
     );
     assert!(
-        wait_until(SETTLE, || router(&sock)
+        wait_until(SETTLE, || first_router(&sock)
             .is_some_and(|r| r["state"] == "Active")),
         "not Active\n{}",
         lab.logs()
@@ -146,7 +132,7 @@ fn a_removed_source_is_replaced_without_a_restart() {
         "ip -n {} addr add 198.51.100.11/24 dev eth0",
         lab.ns(a)
     ));
-    let (toml, sock) = daemon_toml(&lab, "srcgone");
+    let (toml, sock) = control_toml(&lab, "srcgone");
     lab.start_ha_vip(
         a,
         &[("vip", ha_router(59, 200, "192.0.2.100/24", "100ms", ""))],
@@ -155,7 +141,7 @@ fn a_removed_source_is_replaced_without_a_restart() {
     lab.start_keepalived(b, &keepalived_conf(59, 100, "192.0.2.100/24", "0.1", 3, ""));
     assert_sole_holder(&lab, &[a, b], "192.0.2.100", a);
     assert_eq!(
-        router(&sock).map(|r| r["source"].clone()),
+        first_router(&sock).map(|r| r["source"].clone()),
         Some(Value::from("192.0.2.11"))
     );
     sh(&format!(
@@ -163,12 +149,13 @@ fn a_removed_source_is_replaced_without_a_restart() {
         lab.ns(a)
     ));
     let moved = wait_until(SETTLE, || {
-        router(&sock).is_some_and(|r| r["source"] == "198.51.100.11" && r["state"] == "Active")
+        first_router(&sock)
+            .is_some_and(|r| r["source"] == "198.51.100.11" && r["state"] == "Active")
     });
     assert!(
         moved,
         "source not replaced: {:?}\n{}",
-        router(&sock),
+        first_router(&sock),
         lab.logs()
     );
     assert_sole_holder(&lab, &[a, b], "192.0.2.100", a);
@@ -178,14 +165,14 @@ fn a_removed_source_is_replaced_without_a_restart() {
         lab.ns(a)
     ));
     let waits = wait_until(SETTLE, || {
-        router(&sock).is_some_and(|r| {
+        first_router(&sock).is_some_and(|r| {
             r["state"] == "Waiting" && r["waiting"].as_str().is_some_and(|w| w.contains("IPv4"))
         })
     });
     assert!(
         waits,
         "no visible wait: {:?}\n{}",
-        router(&sock),
+        first_router(&sock),
         lab.logs()
     );
     assert_sole_holder(&lab, &[a, b], "192.0.2.100", b);
@@ -239,7 +226,7 @@ fn ipv6_waits_for_dad_after_a_link_flap() {
     let a = lab.add_node("a", 11);
     let b = lab.add_node("b", 12);
     slow_dad(&lab, a);
-    let (toml, sock) = daemon_toml(&lab, "dad");
+    let (toml, sock) = control_toml(&lab, "dad");
     let pa = lab.start_ha_vip(
         a,
         &[(
@@ -261,7 +248,7 @@ fn ipv6_waits_for_dad_after_a_link_flap() {
     );
     lab.link(a, true);
     let waited = wait_until(SETTLE, || {
-        router(&sock).is_some_and(|r| {
+        first_router(&sock).is_some_and(|r| {
             r["waiting"]
                 .as_str()
                 .is_some_and(|w| w.contains("tentative"))
@@ -270,7 +257,7 @@ fn ipv6_waits_for_dad_after_a_link_flap() {
     assert!(
         waited,
         "no visible wait for DAD: {:?}\n{}",
-        router(&sock),
+        first_router(&sock),
         lab.logs()
     );
     let overlap = longest_overlap(&lab, &[a, b], VIP6, Duration::from_secs(6));
@@ -294,7 +281,7 @@ fn ipv6_waits_for_dad_after_a_link_flap() {
 fn ipv6_on_a_fresh_interface_starts_after_dad() {
     let mut lab = Lab::new("dadnew");
     let a = lab.add_node("a", 11);
-    let (toml, sock) = daemon_toml(&lab, "dadnew");
+    let (toml, sock) = control_toml(&lab, "dadnew");
     let pa = lab.start_ha_vip(
         a,
         &[(
@@ -304,7 +291,7 @@ fn ipv6_on_a_fresh_interface_starts_after_dad() {
         Some(&toml),
     );
     assert!(
-        wait_until(SETTLE, || router(&sock)
+        wait_until(SETTLE, || first_router(&sock)
             .is_some_and(|r| r["state"] == "Waiting")),
         "{}",
         lab.logs()
@@ -320,7 +307,7 @@ fn ipv6_on_a_fresh_interface_starts_after_dad() {
         "ip -n {ns} link set eth1p up && ip -n {ns} link set eth1 up"
     ));
     let waited = wait_until(SETTLE, || {
-        router(&sock).is_some_and(|r| {
+        first_router(&sock).is_some_and(|r| {
             r["waiting"]
                 .as_str()
                 .is_some_and(|w| w.contains("tentative"))
@@ -329,13 +316,13 @@ fn ipv6_on_a_fresh_interface_starts_after_dad() {
     assert!(
         waited,
         "no visible wait for DAD: {:?}\n{}",
-        router(&sock),
+        first_router(&sock),
         lab.logs()
     );
     let active = wait_until(SETTLE, || {
-        router(&sock).is_some_and(|r| r["state"] == "Active")
+        first_router(&sock).is_some_and(|r| r["state"] == "Active")
     });
-    assert!(active, "{:?}\n{}", router(&sock), lab.logs());
+    assert!(active, "{:?}\n{}", first_router(&sock), lab.logs());
     let log = lab.log(pa);
     assert!(
         !log.contains("Invalid argument"),
@@ -376,8 +363,8 @@ fn ipv6_announcements_keep_a_routing_vip_a_router() {
             lab.ns(n)
         ));
     }
-    let (ta, sa) = daemon_toml(&lab, "rflag-a");
-    let (tb, _) = daemon_toml(&lab, "rflag-b");
+    let (ta, sa) = control_toml(&lab, "rflag-a");
+    let (tb, _) = control_toml(&lab, "rflag-b");
     let pa = lab.start_ha_vip(
         a,
         &[(
@@ -395,7 +382,7 @@ fn ipv6_announcements_keep_a_routing_vip_a_router() {
         Some(&tb),
     );
     assert_sole_holder(&lab, &[a, b], VIP6, a);
-    assert!(wait_until(SETTLE, || router(&sa)
+    assert!(wait_until(SETTLE, || first_router(&sa)
         .is_some_and(|r| r["state"] == "Active")));
     // The client learns the VIP (the kernel's solicited NA from a router).
     sh(&format!(

@@ -42,7 +42,15 @@ pub enum Mode {
     /// TCP connections are accepted and then never answered: no TLS
     /// handshake, no HTTP (a wedged process, a full accept queue upstream).
     Hang,
+    /// The node's etcd member is gone, as the real kube-apiserver shows it:
+    /// `/readyz`, `/livez` and `/healthz` answer 500 `[-]etcd failed: reason
+    /// withheld` only after 2.0 s (its etcd check's timeout), while
+    /// `?exclude=etcd` answers 200 at once.
+    EtcdGone,
 }
+
+/// kube-apiserver's etcd check timeout: how late `Mode::EtcdGone` answers.
+pub const ETCD_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct StandIn {
     mode: Arc<Mutex<Mode>>,
@@ -69,6 +77,14 @@ fn body(mode: Mode) -> (StatusCode, String) {
     };
     match mode {
         Mode::Ready | Mode::Closed | Mode::Hang => (StatusCode::OK, "ok".into()),
+        Mode::EtcdGone => {
+            let mut b = String::new();
+            b.push_str(&line("ping", true));
+            b.push_str(&line("etcd", false));
+            b.push_str(&line("shutdown", true));
+            b.push_str("readyz check failed\n");
+            (StatusCode::INTERNAL_SERVER_ERROR, b)
+        }
         Mode::NotReady | Mode::ShuttingDown => {
             let mut b = String::new();
             b.push_str(&line("ping", true));
@@ -159,7 +175,16 @@ async fn serve(acceptor: TlsAcceptor, mode: Arc<Mutex<Mode>>, stop: Arc<AtomicBo
             };
             let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let m = mode.lock().map(|g| *g).unwrap_or(Mode::Closed);
-                let (code, text) = if req.uri().path() == "/readyz" {
+                let path = req.uri().path();
+                let excludes_etcd = req
+                    .uri()
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|kv| kv == "exclude=etcd"));
+                let health = matches!(path, "/readyz" | "/livez" | "/healthz");
+                let late = m == Mode::EtcdGone && health && !excludes_etcd;
+                let (code, text) = if m == Mode::EtcdGone && !late {
+                    (StatusCode::OK, "ok".into())
+                } else if late || path == "/readyz" {
                     body(m)
                 } else {
                     (StatusCode::OK, "{}".into())
@@ -170,6 +195,9 @@ async fn serve(acceptor: TlsAcceptor, mode: Arc<Mutex<Mode>>, stop: Arc<AtomicBo
                     // A kept-alive connection opened before the hang hangs too.
                     if m == Mode::Hang {
                         std::future::pending::<()>().await;
+                    }
+                    if late {
+                        tokio::time::sleep(ETCD_CHECK_TIMEOUT).await;
                     }
                     Ok::<_, Infallible>(r)
                 }

@@ -27,6 +27,15 @@ struct Cluster {
 }
 
 fn cluster(test: &str, priorities: &[u8]) -> Cluster {
+    cluster_with(
+        test,
+        priorities,
+        "interval = \"200ms\"\ntimeout = \"500ms\"\nstability = \"1s\"\n",
+    )
+}
+
+/// `timing`: the `[k8s]` timing keys of every node.
+fn cluster_with(test: &str, priorities: &[u8], timing: &str) -> Cluster {
     let mut lab = Lab::new(test);
     let pki = TestPki::new(&["kubernetes"]);
     let ca = lab.dir.path().join("ca.crt");
@@ -39,7 +48,7 @@ fn cluster(test: &str, priorities: &[u8]) -> Cluster {
         let daemon = format!(
             "[control]\nsocket = \"{}\"\n\
              [k8s]\nenabled = true\napi_server = \"https://127.0.0.1:6443\"\nca_cert = \"{}\"\n\
-             server_name = \"kubernetes\"\ninterval = \"200ms\"\ntimeout = \"500ms\"\nstability = \"1s\"\n",
+             server_name = \"kubernetes\"\n{timing}",
             lab.dir.path().join(format!("cp{i}.sock")).display(),
             ca.display()
         );
@@ -76,10 +85,10 @@ fn assert_stays(c: &Cluster, node: usize, d: Duration) {
 }
 
 /// /readyz failing on the Active node moves the VIP to a healthy node
-/// within interval + stability buffer + Master_Down_Interval (and not
-/// before the buffer has passed); all three failing leaves the VIP where
-/// it is (a failing router does not preempt: docs/protocol.md, "All
-/// unhealthy"), with no flapping; recovery follows the preempt rule.
+/// well within interval + stability buffer + Master_Down_Interval (a
+/// failure is confirmed by a second probe, not buffered); all three failing leaves the VIP where it is (a failing
+/// router does not preempt: docs/protocol.md, "All unhealthy"), with no
+/// flapping; recovery follows the preempt rule.
 #[test]
 fn readyz_failure_moves_the_vip_and_all_down_keeps_one_holder() {
     let c = cluster("k8s", &[150, 140, 130]);
@@ -100,10 +109,10 @@ fn readyz_failure_moves_the_vip_and_all_down_keeps_one_holder() {
         took.as_secs_f64() * 1e3,
         bound * 1e3
     );
-    assert!(
-        took.as_secs_f64() >= STABILITY_S - 0.05,
-        "moved after {took:?}: the stability buffer ({STABILITY_S} s) was not applied"
-    );
+    // A failing /readyz is confirmed by a second probe (confirm_after,
+    // 200 ms) and then acted on: the stability buffer now guards only the
+    // recovery (docs/kubernetes.md), so the move comes well inside the old
+    // interval + buffer + Master_Down_Interval bound.
     assert!(
         took.as_secs_f64() < bound + 1.5,
         "took {took:?}, bound {bound} s (+1.5 s slack for polling and load)\n{}",
@@ -890,4 +899,83 @@ fn all_unhealthy_in_any_order_moves_nothing() {
             k.lab.logs()
         );
     }
+}
+
+/// At the check's default timing (but a 1 s recovery buffer, to keep the
+/// test short), each kind of API-server failure on the Active node moves
+/// the VIP: a crash (port closed: the listener watch), a freeze (TCP
+/// accepted, TLS never answered: the TLS bound), and an etcd member gone
+/// (500 only after 2.0 s: the response bound). The figures are printed
+/// (docs/kubernetes.md); the test asserts the moves, not their durations.
+#[test]
+fn crash_freeze_and_etcd_gone_each_move_the_vip() {
+    let c = cluster_with("k8sfail", &[150, 140, 130], "stability = \"1s\"\n");
+    assert!(
+        wait_holder(&c, 0, Duration::from_secs(20)).is_some(),
+        "cp0 never became the only holder\n{}",
+        c.lab.logs()
+    );
+    for (name, fault) in [
+        ("crash", Mode::Closed),
+        ("freeze", Mode::Hang),
+        ("etcd gone", Mode::EtcdGone),
+    ] {
+        // Healthy long enough for any hold-down from the previous round.
+        std::thread::sleep(Duration::from_secs(2));
+        c.api[0].set(fault);
+        let took = wait_holder(&c, 1, Duration::from_secs(15))
+            .unwrap_or_else(|| panic!("{name}: the VIP did not move to cp1\n{}", c.lab.logs()));
+        eprintln!(
+            "{name}: VIP on cp1 {:.0} ms after the fault (adverts 100 ms)",
+            took.as_secs_f64() * 1e3
+        );
+        c.api[0].set(Mode::Ready);
+        assert!(
+            wait_holder(&c, 0, Duration::from_secs(20)).is_some(),
+            "{name}: cp0 did not take the VIP back once healthy\n{}",
+            c.lab.logs()
+        );
+    }
+}
+
+/// cp0's `/readyz` alternates between failing and passing every second
+/// for a minute (the check at its defaults): it fails once and never gets
+/// the 5 s of passing probes its recovery needs while the flapping lasts,
+/// so the VIP moves at most twice in that minute (docs/kubernetes.md, the
+/// rules table), and comes back once the flapping stops.
+#[test]
+fn flapping_readyz_moves_the_vip_at_most_twice_a_minute() {
+    let c = cluster_with("k8sflap", &[150, 140, 130], "");
+    assert!(
+        wait_holder(&c, 0, Duration::from_secs(20)).is_some(),
+        "cp0 never became the only holder\n{}",
+        c.lab.logs()
+    );
+    let mut moves = 0;
+    let mut last = c.nodes[0];
+    let start = Instant::now();
+    let mut failing = false;
+    let mut next_flip = start;
+    while start.elapsed() < Duration::from_secs(60) {
+        if Instant::now() >= next_flip {
+            failing = !failing;
+            c.api[0].set(if failing { Mode::NotReady } else { Mode::Ready });
+            next_flip += Duration::from_secs(1);
+        }
+        if let [only] = c.lab.holders(&c.nodes, VIP)[..]
+            && only != last
+        {
+            moves += 1;
+            last = only;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.api[0].set(Mode::Ready);
+    eprintln!("flapping /readyz for 60 s: the VIP moved {moves} time(s)");
+    assert!(moves <= 2, "the VIP moved {moves} times\n{}", c.lab.logs());
+    assert!(
+        wait_holder(&c, 0, Duration::from_secs(20)).is_some(),
+        "cp0 did not take the VIP back after the flapping stopped\n{}",
+        c.lab.logs()
+    );
 }

@@ -8,6 +8,7 @@
 
 mod addresses;
 mod apiserver;
+mod chaos;
 mod faults;
 mod frr;
 #[path = "../tests/health_support/mod.rs"]
@@ -15,9 +16,11 @@ mod health_support;
 mod hostile;
 mod k8s;
 mod lab;
+mod metrics;
 mod ops;
 mod reload;
 mod rfc_rules;
+mod service;
 mod vmac;
 
 use std::process::Command;

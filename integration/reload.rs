@@ -3,21 +3,13 @@
 //! only if it must.
 
 use std::fs;
-use std::path::PathBuf;
+
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use crate::lab::*;
 use crate::{SETTLE, VIP4, assert_sole_holder};
-
-fn daemon_toml(lab: &Lab, tag: &str) -> (String, PathBuf) {
-    let sock = lab.dir.path().join(format!("ctl-{tag}.sock"));
-    (
-        format!("[control]\nsocket = \"{}\"\n", sock.display()),
-        sock,
-    )
-}
 
 /// SIGHUP, then wait for the reload's log line (one more than before).
 fn reload(lab: &mut Lab, p: usize) {
@@ -48,7 +40,7 @@ fn a_priority_change_by_reload_applies_in_place() {
     let mut procs = Vec::new();
     let mut socks = Vec::new();
     for (i, &n) in nodes.iter().enumerate() {
-        let (toml, sock) = daemon_toml(&lab, &format!("rld{i}"));
+        let (toml, sock) = control_toml(&lab, &format!("rld{i}"));
         let prio = 150 - 10 * i as u8;
         procs.push(lab.start_ha_vip(
             n,

@@ -1,7 +1,7 @@
 //! `virtual_mac = true` over IPv6, and where the sysctls it needs cannot be
 //! written (issue 16, item 9).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::lab::*;
@@ -15,14 +15,6 @@ fn holds(lab: &Lab, node: usize, addr: &str) -> bool {
     sh(&format!("ip -n {} -o addr show", lab.ns(node)))
         .split_whitespace()
         .any(|w| w.split('/').next() == Some(addr))
-}
-
-fn daemon_toml(lab: &Lab, tag: &str) -> (String, PathBuf) {
-    let sock = lab.dir.path().join(format!("ctl-{tag}.sock"));
-    (
-        format!("[control]\nsocket = \"{}\"\n", sock.display()),
-        sock,
-    )
 }
 
 fn state(sock: &Path) -> String {
@@ -43,8 +35,8 @@ fn ipv6_with_a_virtual_mac_elects_one_holder() {
     let b = lab.add_node("b", 12);
     let client = lab.add_node("cl", 50);
     let vip = format!("{VIP6}/64");
-    let (ta, sa) = daemon_toml(&lab, "vmac6a");
-    let (tb, sb) = daemon_toml(&lab, "vmac6b");
+    let (ta, sa) = control_toml(&lab, "vmac6a");
+    let (tb, sb) = control_toml(&lab, "vmac6b");
     let pa = lab.start_ha_vip(
         a,
         &[(

@@ -6,10 +6,13 @@ export DEBIAN_FRONTEND=noninteractive
 
 # lintian, adduser (the package's Depends) and systemd (systemd-analyze
 # verify; nothing is started) for the Debian package test, scripts/test-deb.sh.
-# curl and openssl: the Kubernetes lab (integration/k8s.rs, scripts/bench-k8s.sh:
-# readiness waits, the kubeadm guide's check script, the bench's test PKI).
+# curl: integration/metrics.rs queries Prometheus's HTTP API; the Kubernetes
+# lab (integration/k8s.rs, scripts/bench-k8s.sh) waits for readiness and runs
+# the kubeadm guide's check script with it. nftables: integration/metrics.rs
+# deafens a node with an nft rule; the chaos harness drops packets with nft.
+# openssl: scripts/bench-k8s.sh makes its test PKI.
 pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime
-      lintian adduser systemd man-db curl openssl)
+      lintian adduser systemd man-db curl nftables openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; the default (no) is right.
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The Prometheus server and promtool (integration/metrics.rs starts its own
+# server). Without its recommends: they are exporters and services that
+# nothing here uses.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+  echo "install-prereqs: installing prometheus"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 # cargo-deb builds the .deb (scripts/build-deb.sh). Pinned: its Cargo.toml
 # keys and the package layout it makes are what the test checks.
 CARGO_DEB_VERSION=3.8.0
@@ -29,4 +40,4 @@ if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; t
 fi
 
 echo "install-prereqs: $(cargo deb --version), $(lintian --version)"
-echo "install-prereqs: $(keepalived --version 2>&1 | head -1), FRR $(dpkg-query -W -f='${Version}' frr), $(tshark --version 2>/dev/null | head -1)"
+echo "install-prereqs: $(keepalived --version 2>&1 | head -1), FRR $(dpkg-query -W -f='${Version}' frr), $(tshark --version 2>/dev/null | head -1), $(prometheus --version 2>&1 | head -1)"

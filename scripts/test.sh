@@ -5,19 +5,26 @@
 #
 #   sudo scripts/test.sh            # everything (CI runs this)
 #   sudo scripts/test.sh --long     # also the long fault/soak variants
+#   sudo scripts/test.sh --chaos-exclude prio,link   # the chaos step without
+#                                   # these fault kinds (while they are being fixed)
 #
 # Needs root (network namespaces, dpkg -i) and: keepalived, frr, tcpdump, tshark,
-# iproute2, Debian's python3-scapy, curl, openssl, cargo-deb, lintian, systemd-analyze, adduser. scripts/install-prereqs.sh installs them. A missing
-# prerequisite is an error, never a skip.
+# iproute2, Debian's python3-scapy, cargo-deb, lintian, systemd-analyze,
+# adduser, prometheus (with promtool), curl, nftables, openssl.
+# scripts/install-prereqs.sh installs them. A missing prerequisite is an
+# error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LONG=0
-for a in "$@"; do
-  case "$a" in
+CHAOS_EXCLUDE=
+while [ $# -gt 0 ]; do
+  case "$1" in
     --long) LONG=1 ;;
-    *) echo "usage: $0 [--long]" >&2; exit 2 ;;
+    --chaos-exclude) CHAOS_EXCLUDE="${2:?--chaos-exclude needs a list of fault kinds}"; shift ;;
+    *) echo "usage: $0 [--long] [--chaos-exclude KINDS]" >&2; exit 2 ;;
   esac
+  shift
 done
 export HA_VIP_LONG=$LONG
 
@@ -28,7 +35,7 @@ need() {
     fail=1
   fi
 }
-for c in cargo keepalived tcpdump tshark ip faketime vtysh cargo-deb lintian dpkg-deb systemd-analyze adduser curl openssl; do need "$c"; done
+for c in cargo keepalived tcpdump tshark ip faketime vtysh cargo-deb lintian dpkg-deb systemd-analyze adduser prometheus promtool curl nft openssl; do need "$c"; done
 for f in /usr/lib/frr/zebra /usr/lib/frr/vrrpd; do
   if [ ! -x "$f" ]; then
     echo "test.sh: MISSING PREREQUISITE $f (Debian package frr; run: sudo scripts/install-prereqs.sh)" >&2
@@ -77,6 +84,11 @@ if [ "$test_status" -ne 0 ]; then
   echo "tests: $passed passed, $failed failed"
   exit "$test_status"
 fi
+
+# Two fixed seeded schedules of about 100 faults each (ha-vip alone, then
+# with a keepalived peer), invariants checked; docs/testing.md has the bounds.
+step "chaos: two fixed fault schedules${CHAOS_EXCLUDE:+ (excluding $CHAOS_EXCLUDE)}"
+bash scripts/chaos.sh --ci ${CHAOS_EXCLUDE:+--exclude "$CHAOS_EXCLUDE"}
 
 step "fuzz (short, bounded)"
 bash scripts/fuzz-short.sh

@@ -28,7 +28,7 @@ pub enum Request {
 }
 
 /// The daemon's state, as `status --json` prints it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub version: String,
     pub pid: u32,
@@ -39,7 +39,7 @@ pub struct Status {
     pub checks: Vec<CheckStatus>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RouterStatus {
     pub name: String,
     pub interface: String,
@@ -74,6 +74,19 @@ pub struct RouterStatus {
     pub announcements_sent: u64,
     /// Unix time of the last transition to Active.
     pub last_takeover_unix_s: Option<f64>,
+    /// State changes by new state and reason class (`to`, `reason`, count):
+    /// the same changes as `transitions`, with machine-readable reasons.
+    #[serde(default)]
+    pub transitions_by_class: Vec<TransitionCount>,
+}
+
+/// How many times a router entered `to` for a reason of class `reason`
+/// (a short snake_case word such as `master_down` or `higher_priority`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionCount {
+    pub to: String,
+    pub reason: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,13 +112,86 @@ pub struct TransitionStatus {
     pub ago_s: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckStatus {
     pub name: String,
     pub healthy: bool,
     pub reason: String,
     pub latency_ms: f64,
     pub last_change_ago_s: Option<f64>,
+    /// Probes run since the check started, and how many failed.
+    #[serde(default)]
+    pub probes: u64,
+    #[serde(default)]
+    pub failures: u64,
+    /// The duration of every probe run, bucketed.
+    #[serde(default)]
+    pub latency: LatencyHistogram,
+    /// The stage at which the latest failed probe failed (`connect`,
+    /// `tls`, `response`, ...), and why.
+    #[serde(default)]
+    pub last_failure_stage: Option<String>,
+    #[serde(default)]
+    pub last_failure: Option<String>,
+    /// Flaps since the last quiet period, and how long passing probes must
+    /// hold before the check recovers now (the damping hold-down).
+    #[serde(default)]
+    pub flaps: u32,
+    #[serde(default)]
+    pub hold_down_s: f64,
+}
+
+/// Upper bounds, in seconds, of the probe latency buckets: from a local
+/// TCP connect (well under a millisecond) to a probe timeout (seconds).
+pub const PROBE_LATENCY_BOUNDS_S: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A fixed-size histogram of probe durations (bounds
+/// [`PROBE_LATENCY_BOUNDS_S`]), so memory stays bounded however long a
+/// check runs; the metrics endpoint exports it as a Prometheus histogram.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyHistogram {
+    /// Probes per bucket, not cumulative: `buckets[i]` counts durations in
+    /// (bound i-1, bound i]; one more entry counts those above the last
+    /// bound. Empty until the first observation.
+    pub buckets: Vec<u64>,
+    /// Sum of all durations, in nanoseconds.
+    pub sum_ns: u64,
+    pub count: u64,
+}
+
+impl LatencyHistogram {
+    pub fn observe(&mut self, d: Duration) {
+        if self.buckets.len() != PROBE_LATENCY_BOUNDS_S.len() + 1 {
+            self.buckets = vec![0; PROBE_LATENCY_BOUNDS_S.len() + 1];
+        }
+        let s = d.as_secs_f64();
+        let i = PROBE_LATENCY_BOUNDS_S
+            .iter()
+            .position(|&b| s <= b)
+            .unwrap_or(PROBE_LATENCY_BOUNDS_S.len());
+        self.buckets[i] += 1;
+        self.sum_ns = self
+            .sum_ns
+            .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.count += 1;
+    }
+
+    /// (upper bound in seconds, cumulative count) for each finite bound.
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        PROBE_LATENCY_BOUNDS_S
+            .iter()
+            .enumerate()
+            .scan(0u64, |acc, (i, &b)| {
+                *acc += self.buckets.get(i).copied().unwrap_or(0);
+                Some((b, *acc))
+            })
+    }
+
+    pub fn sum_s(&self) -> f64 {
+        self.sum_ns as f64 / 1e9
+    }
 }
 
 /// Arguments of `ha-vip status`.
@@ -320,6 +406,18 @@ pub fn render(st: &Status) -> String {
                 c.latency_ms,
                 c.reason
             );
+            if c.flaps > 0 {
+                let _ = writeln!(
+                    o,
+                    "  {:<16} {} flaps: recovery waits {:.0}s of passing probes",
+                    "", c.flaps, c.hold_down_s
+                );
+            }
+            if let (false, Some(stage), Some(why)) =
+                (c.healthy, &c.last_failure_stage, &c.last_failure)
+            {
+                let _ = writeln!(o, "  {:<16} failed at {stage}: {why}", "");
+            }
         }
     }
     if !st.drops.is_empty() {
@@ -378,6 +476,7 @@ mod tests {
                 transitions: BTreeMap::from([("Backup: higher priority advert".into(), 1)]),
                 announcements_sent: 10,
                 last_takeover_unix_s: Some(1_700_000_000.5),
+                ..Default::default()
             }],
             drops: BTreeMap::from([("ttl_not_255".into(), 3)]),
             checks: vec![CheckStatus {
@@ -386,6 +485,7 @@ mod tests {
                 reason: "readyz 500: [-]etcd failed".into(),
                 latency_ms: 4.2,
                 last_change_ago_s: Some(10.0),
+                ..Default::default()
             }],
         }
     }
@@ -421,31 +521,40 @@ mod tests {
     }
 
     #[test]
-    fn metrics_and_healthz_follow_the_snapshot() {
-        let mut st = sample();
-        let text = crate::daemon::metrics::render(&st);
-        assert!(
-            text.contains(r#"ha_vip_router_state{router="api",interface="eth0",vrid="51",family="ipv4",state="Backup"} 1"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"ha_vip_router_effective_priority{router="api",interface="eth0",vrid="51",family="ipv4"} 100"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"ha_vip_packets_dropped_total{reason="ttl_not_255"} 3"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"ha_vip_check_healthy{check="k8s"} 0"#),
-            "{text}"
-        );
-        assert!(text.ends_with("# EOF\n"), "{text}");
-        assert!(crate::daemon::metrics::healthz(&st).0);
-        st.routers[0].state = "Initialize".into();
-        let (ok, body) = crate::daemon::metrics::healthz(&st);
-        assert!(!ok);
-        assert!(body.contains("api: Initialize"), "{body}");
+    fn latency_histogram_buckets_every_probe_once() {
+        let mut h = LatencyHistogram::default();
+        assert_eq!(h.cumulative().last(), Some((10.0, 0)));
+        for ms in [0, 1, 3, 3, 700, 20_000] {
+            h.observe(Duration::from_millis(ms));
+        }
+        assert_eq!(h.count, 6);
+        assert_eq!(h.sum_ns, 20_707_000_000);
+        let c: Vec<(f64, u64)> = h.cumulative().collect();
+        // 0 ms and 1 ms fall at or under 1 ms (bounds are inclusive).
+        assert_eq!(c[0], (0.0005, 1));
+        assert_eq!(c[1], (0.001, 2));
+        assert_eq!(c[3], (0.005, 4));
+        assert_eq!(c[10], (1.0, 5));
+        // 20 s is above every bound: only in the count (the +Inf bucket).
+        assert_eq!(c[13], (10.0, 5));
+        assert_eq!(h.buckets.len(), PROBE_LATENCY_BOUNDS_S.len() + 1);
+        assert_eq!(h.buckets[PROBE_LATENCY_BOUNDS_S.len()], 1);
+    }
+
+    #[test]
+    fn status_from_an_older_daemon_still_parses() {
+        // A status line without the fields added later (probes, latency,
+        // transitions_by_class) is still read.
+        let mut j = serde_json::to_value(sample()).unwrap();
+        j["routers"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("transitions_by_class");
+        for k in ["probes", "failures", "latency"] {
+            j["checks"][0].as_object_mut().unwrap().remove(k);
+        }
+        let back: Status = serde_json::from_value(j).unwrap();
+        assert_eq!(back, sample());
     }
 
     #[test]

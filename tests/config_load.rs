@@ -287,6 +287,29 @@ fn priority_zero_is_refused() {
     );
 }
 
+/// `accept_mode = false` (RFC 9568 6.1 Accept_Mode) is not implemented:
+/// refused at its line rather than parsed and ignored; `true` loads.
+#[test]
+fn accept_mode_false_is_refused_at_its_line() {
+    let dir = dir_with(&[(
+        "routers/vip.toml",
+        &format!("{MINIMAL}accept_mode = false\n"),
+    )]);
+    assert_error(
+        &load_err(&dir),
+        "routers/vip.toml",
+        "accept_mode",
+        4,
+        15,
+        "not supported",
+    );
+    let dir = dir_with(&[(
+        "routers/vip.toml",
+        &format!("{MINIMAL}accept_mode = true\n"),
+    )]);
+    assert!(load_ok(&dir).routers[0].accept_mode);
+}
+
 #[test]
 fn mixed_families_point_at_the_odd_address() {
     let dir = dir_with(&[(

@@ -806,3 +806,75 @@ fn reconfigure_advert_interval_while_active() {
         }]
     );
 }
+
+/// Self-fencing: an Active router whose advert could not go out for a whole
+/// Master_Down_Interval (a frozen process or VM) gives its addresses up at
+/// once and listens as a Backup, instead of asserting a VIP a Backup has
+/// taken over meanwhile; served late by less than that, it just advertises.
+/// The address owner keeps its own address.
+#[test]
+fn an_active_router_stalled_past_master_down_interval_gives_its_addresses_up() {
+    let t0 = Instant::now();
+    let mut cfg = cfg4(200, 1, 100);
+    cfg.make_before_break = true;
+    // No second announce burst: every deadline below is the Adver_Timer.
+    cfg.announce.delay = Duration::ZERO;
+    let mut r = VirtualRouter::new(cfg);
+    r.startup(t0);
+    let down = r.poll_timeout().expect("Master_Down_Timer");
+    r.handle_timeout(down);
+    assert_eq!(r.state(), State::Active);
+    drain(&mut r);
+    let due = r.poll_timeout().expect("Adver_Timer");
+    // Late by a little less than Master_Down_Interval (3.2 s here, above
+    // the 1 s floor): an advert, Active.
+    let mdi = r.master_down_interval();
+    assert!(mdi > ha_vip::core::router::FENCE_MIN_STALL);
+    r.handle_timeout(due + mdi - us(1));
+    assert_eq!(r.state(), State::Active);
+    assert!(
+        drain(&mut r)
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert { .. }))
+    );
+    // Late by a whole Master_Down_Interval: fenced, no advert, addresses
+    // removed at once (no make-before-break hold).
+    let due = r.poll_timeout().expect("Adver_Timer");
+    let woke = due + r.master_down_interval();
+    r.handle_timeout(woke);
+    assert_eq!(r.state(), State::Backup);
+    let actions = drain(&mut r);
+    assert_eq!(
+        actions,
+        vec![
+            Action::StateChanged {
+                from: State::Active,
+                to: State::Backup,
+                reason: Reason::Stalled
+            },
+            Action::RemoveAddresses
+        ]
+    );
+    assert_eq!(r.poll_timeout(), Some(woke + r.master_down_interval()));
+    // At 10 ms adverts Master_Down_Interval is 36 ms, but a stall of the
+    // daemon's own making can be that long: the floor is 1 s.
+    let mut fast = cfg4(200, 1, 1);
+    fast.announce.delay = Duration::ZERO;
+    let mut f = VirtualRouter::new(fast);
+    f.startup(t0);
+    let down = f.poll_timeout().expect("Master_Down_Timer");
+    f.handle_timeout(down);
+    drain(&mut f);
+    let due = f.poll_timeout().expect("Adver_Timer");
+    f.handle_timeout(due + ms(500));
+    assert_eq!(f.state(), State::Active, "fenced below the floor");
+    drain(&mut f);
+    let due = f.poll_timeout().expect("Adver_Timer");
+    f.handle_timeout(due + secs(1));
+    assert_eq!(f.state(), State::Backup, "not fenced at the floor");
+    // The owner is not fenced: its VIP is its own address.
+    let mut owner = started(cfg4(255, 1, 100), t0);
+    let due = owner.poll_timeout().expect("Adver_Timer");
+    owner.handle_timeout(due + secs(10));
+    assert_eq!(owner.state(), State::Active);
+}

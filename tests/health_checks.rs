@@ -361,14 +361,14 @@ fn exec(program: &str, args: &[&str]) -> CheckKind {
 
 #[tokio::test]
 async fn exec_check_uses_the_exit_status() {
-    assert_eq!(probe(exec("true", &[]), TIMEOUT).await.outcome, Ok(()));
+    assert_eq!(probe(exec("/bin/true", &[]), TIMEOUT).await.outcome, Ok(()));
     assert_eq!(
-        probe(exec("false", &[]), TIMEOUT).await.outcome,
+        probe(exec("/bin/false", &[]), TIMEOUT).await.outcome,
         Err(Failure::Exit("exit status 1".into()))
     );
     // No shell: the metacharacters reach the program as they are.
     assert_eq!(
-        probe(exec("test", &["a;b", "=", "a;b"]), TIMEOUT)
+        probe(exec("/usr/bin/test", &["a;b", "=", "a;b"]), TIMEOUT)
             .await
             .outcome,
         Ok(())
@@ -398,7 +398,7 @@ async fn exec_timeout_kills_the_whole_process_group() {
     let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
     let limit = Duration::from_millis(300);
     let started = Instant::now();
-    let result = probe(exec("sh", &["-c", &script]), limit).await;
+    let result = probe(exec("/bin/sh", &["-c", &script]), limit).await;
     let took = started.elapsed();
     assert_eq!(
         result.outcome,
@@ -491,7 +491,10 @@ async fn runner_applies_fall_to_an_exec_check() {
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("healthy");
     std::fs::write(&flag, "").unwrap();
-    let mut spec = CheckSpec::new("flag", exec("test", &["-e", flag.to_str().unwrap()]));
+    let mut spec = CheckSpec::new(
+        "flag",
+        exec("/usr/bin/test", &["-e", flag.to_str().unwrap()]),
+    );
     spec.interval = Duration::from_millis(40);
     spec.fall = 3;
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ha_vip::health::{
-    CheckSpec, CheckUpdate, Failure, InClusterEnv, K8sParams, K8sProber, Secret, Service, Stage,
-    spawn_check,
+    CheckSpec, CheckUpdate, Failure, InClusterEnv, K8sParams, K8sProber, ProbeSource, Secret,
+    Service, Stage, spawn_check,
 };
 use health_support::{FakeApiServer, Mode, TestPki, closed_port};
 
@@ -214,8 +214,9 @@ async fn wrong_ca_or_wrong_name_fails_tls() {
 }
 
 #[tokio::test]
-async fn no_ca_skips_verification() {
-    let server = FakeApiServer::start(Some(TOKEN)).await;
+async fn no_ca_skips_verification_and_never_sends_the_token() {
+    // An anonymous /readyz, as kube-apiserver allows by default.
+    let server = FakeApiServer::start(None).await;
     let dir = tempfile::tempdir().unwrap();
     let params = K8sParams {
         ca_cert: None,
@@ -225,6 +226,12 @@ async fn no_ca_skips_verification() {
     let mut prober = K8sProber::new("k8s", params);
     assert_eq!(prober.probe(TIMEOUT).await.outcome, Ok(()));
     assert_eq!(prober.probe(TIMEOUT).await.outcome, Ok(()));
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter().all(|s| s.authorization.is_none()),
+        "a token crossed unverified TLS: {seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -384,12 +391,11 @@ async fn recv(rx: &mut tokio::sync::mpsc::Receiver<CheckUpdate>) -> CheckUpdate 
 /// once, a 500 reported only after the stability buffer, a `[-]shutdown`
 /// reported at once.
 #[tokio::test]
-async fn runner_reports_changes_with_the_stability_buffer_and_the_fast_path() {
+async fn runner_fails_fast_recovers_slowly_and_counts_the_flap() {
     let server = FakeApiServer::start(Some(TOKEN)).await;
     let dir = tempfile::tempdir().unwrap();
     let mut spec = CheckSpec::k8s(external(&server, &dir));
     spec.interval = Duration::from_millis(50);
-    spec.timeout = Duration::from_millis(500);
     spec.stability = Duration::from_millis(1000);
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let handle = spawn_check(spec, tx);
@@ -397,105 +403,229 @@ async fn runner_reports_changes_with_the_stability_buffer_and_the_fast_path() {
     assert_eq!(first.name, "k8s");
     assert!(first.healthy);
     assert_eq!(first.reason, "ok");
+    assert_eq!(first.flaps, 0);
 
+    // A 500 is confirmed by a second probe, then failed: no buffer.
     server.set_mode(Mode::NotReady(vec!["etcd"]));
-    let failing_since = std::time::Instant::now();
     let down = recv(&mut rx).await;
     assert!(!down.healthy);
-    assert!(!down.shutting_down);
+    assert!(!down.shutting_down && !down.definite);
+    assert_eq!(down.stage, Some(Stage::Http));
+    assert_eq!(down.source, ProbeSource::Full);
     assert_eq!(down.failed, ["etcd failed: reason withheld".to_string()]);
-    // It needed the 1 s of the buffer, and not much more.
-    let held = down.at.duration_since(failing_since);
-    assert!(held >= Duration::from_millis(1000), "{held:?}");
-    assert!(held < Duration::from_millis(2500), "{held:?}");
+    assert_eq!(down.flaps, 1);
+    let seen_failing = server
+        .seen()
+        .iter()
+        .filter(|s| s.path_and_query == "/readyz")
+        .count();
+    assert!(seen_failing >= 2);
 
+    // The recovery waits for the hold-down (the buffer, one flap).
     server.set_mode(Mode::Ready);
     let up = recv(&mut rx).await;
     assert!(up.healthy);
+    assert_eq!(up.hold_down, Duration::from_millis(1000));
+    {
+        let st = handle.status.borrow();
+        assert_eq!(st.flaps, 1);
+        let last_failure = st.last_failure.as_ref().unwrap();
+        assert_eq!(last_failure.stage(), Some(Stage::Http));
+        assert!(st.failures >= 2, "{st:?}");
+    }
 
+    // A shutdown is definite: failed on the first probe that sees it, and
+    // the hold-down doubles with the second flap.
     server.set_mode(Mode::NotReady(vec!["shutdown"]));
-    let shutting_since = std::time::Instant::now();
     let gone = recv(&mut rx).await;
     assert!(!gone.healthy);
-    assert!(gone.shutting_down);
-    let took = gone.at.duration_since(shutting_since);
-    // Well under the 1 s buffer: it was skipped.
-    assert!(
-        took < Duration::from_millis(700),
-        "no stability buffer: {took:?}"
-    );
-
-    let status = handle.status.borrow().clone();
-    assert_eq!(status.healthy, Some(false));
-    assert!(status.probes >= 4);
-    assert!(status.failures >= 2);
+    assert!(gone.shutting_down && gone.definite);
+    assert_eq!(gone.flaps, 2);
+    assert_eq!(gone.hold_down, Duration::from_millis(2000));
     handle.task.abort();
-}
-
-/// Collects everything logged, at every level, on this thread.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
 }
 
 #[tokio::test]
-async fn tokens_never_reach_the_log_and_no_ca_is_warned_once() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let server = FakeApiServer::start(Some("secret-token-one")).await;
+async fn a_crash_is_seen_by_the_fast_probe() {
+    let server = FakeApiServer::start(Some(TOKEN)).await;
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "secret-token-one").unwrap();
-    let params = K8sParams {
-        api_server: server.url(),
-        token_file: Some(token_file.clone()),
-        ca_cert: None,
-        ..K8sParams::default()
-    };
-    let mut spec = CheckSpec::k8s(params);
-    spec.interval = Duration::from_millis(30);
-    spec.stability = Duration::ZERO;
+    let mut spec = CheckSpec::k8s(external(&server, &dir));
+    // The full probe would take an hour to see it: only the connect
+    // probe can.
+    spec.interval = Duration::from_secs(3600);
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let handle = spawn_check(spec, tx);
     assert!(recv(&mut rx).await.healthy);
-    // Rotate on the server first (401 for a while), then on disk.
-    server.set_token(Some("secret-token-two"));
-    let rejected = recv(&mut rx).await;
-    assert!(!rejected.healthy);
-    assert!(rejected.reason.starts_with("token rejected"));
-    std::fs::write(&token_file, "secret-token-two").unwrap();
-    assert!(recv(&mut rx).await.healthy);
+    server.crash();
+    let down = recv(&mut rx).await;
+    assert!(!down.healthy);
+    assert!(down.definite && !down.shutting_down);
+    assert_eq!(down.source, ProbeSource::Connect);
+    assert_eq!(down.stage, Some(Stage::Connect));
+    assert!(down.reason.starts_with("not listening"), "{}", down.reason);
+    let st = handle.status.borrow().clone();
+    let connect = st.connect.unwrap();
+    assert_eq!(connect.target, Some(server.addr));
+    // 127.0.0.1 is local: the kernel is asked, nothing connects.
+    assert_eq!(connect.method, "sock_diag notices");
+    assert!(connect.failures >= 1);
+    assert_eq!(st.probes, 1, "one full probe, at the start");
     handle.task.abort();
+}
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(!log.contains("secret-token"), "a token leaked:\n{log}");
+#[tokio::test]
+async fn shutdown_then_close_reports_the_shutdown_first() {
+    let server = FakeApiServer::start(Some(TOKEN)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = CheckSpec::k8s(external(&server, &dir));
+    spec.interval = Duration::from_millis(50);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let handle = spawn_check(spec, tx);
+    assert!(recv(&mut rx).await.healthy);
+    server.set_mode(Mode::ShutdownThenClose(Duration::from_millis(500)));
+    let gone = recv(&mut rx).await;
+    assert!(gone.shutting_down && gone.definite, "{gone:?}");
+    // Then the port closes: the fast probe finds no listener, and the
+    // check stays failed (no second update: it is failed already).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let refused = handle
+            .status
+            .borrow()
+            .connect
+            .as_ref()
+            .and_then(|c| c.last.clone())
+            .is_some_and(|r| matches!(r.outcome, Err(Failure::NotListening { .. })));
+        if refused {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never refused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(handle.status.borrow().healthy, Some(false));
+    assert!(rx.try_recv().is_err());
+    handle.task.abort();
+}
+
+#[tokio::test]
+async fn stage_timeouts_name_the_stage_at_the_defaults() {
+    let server = FakeApiServer::start(Some(TOKEN)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CheckSpec::k8s(external(&server, &dir));
+    let probe = |params: K8sParams| async move {
+        K8sProber::new("k8s", params)
+            .probe_stages(spec.stages, spec.timeout)
+            .await
+    };
+    // Accepts TCP, never finishes TLS (a frozen API server).
+    server.set_mode(Mode::HangTcp);
+    let r = probe(external(&server, &dir)).await;
     assert_eq!(
-        log.matches("TLS VERIFICATION OF THE API SERVER IS DISABLED")
-            .count(),
-        1,
-        "{log}"
+        r.outcome,
+        Err(Failure::Timeout {
+            service: Service::ApiServer,
+            stage: Stage::Tls,
+            limit: spec.stages.tls
+        })
     );
-    assert!(log.contains("token changed on disk"), "{log}");
-    assert!(log.contains("check is now FAILED: token rejected"), "{log}");
+    assert!(
+        r.reason().contains("TLS handshake not done within 500 ms"),
+        "{}",
+        r.reason()
+    );
+    // Etcd gone: the 500 would come after 2.0 s; it is a late answer at
+    // the response bound, and `exclude = ["etcd"]` still passes at once.
+    server.set_mode(Mode::EtcdGone);
+    let r = probe(external(&server, &dir)).await;
+    assert_eq!(
+        r.outcome,
+        Err(Failure::Timeout {
+            service: Service::ApiServer,
+            stage: Stage::Http,
+            limit: spec.stages.response
+        })
+    );
+    let excluded = probe(K8sParams {
+        exclude: vec!["etcd".into()],
+        ..external(&server, &dir)
+    })
+    .await;
+    assert_eq!(excluded.outcome, Ok(()), "{}", excluded.reason());
+    // With a response bound past 2 s, the 500 itself is read, `[-]` line
+    // and all.
+    let mut stages = spec.stages;
+    stages.response = Duration::from_secs(5);
+    let r = K8sProber::new("k8s", external(&server, &dir))
+        .probe_stages(stages, Duration::from_secs(6))
+        .await;
+    assert_eq!(
+        r.outcome,
+        Err(Failure::NotReady {
+            status: 500,
+            failed: vec!["etcd failed: reason withheld".into()]
+        })
+    );
+    // Slow but inside the bound: healthy.
+    server.set_mode(Mode::SlowReady(Duration::from_millis(100)));
+    assert_eq!(probe(external(&server, &dir)).await.outcome, Ok(()));
+}
+
+/// Each stage has its own bound, and neither lends time to the other: a
+/// handshake slower than the TLS bound fails even though connect + TLS
+/// would have allowed it, and an answer slower than the response bound
+/// fails even though the whole probe's timeout would have allowed it.
+#[tokio::test]
+async fn stages_do_not_borrow_time_from_each_other() {
+    let server = FakeApiServer::start(Some(TOKEN)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CheckSpec::k8s(external(&server, &dir));
+    let probe = || async {
+        K8sProber::new("k8s", external(&server, &dir))
+            .probe_stages(spec.stages, spec.timeout)
+            .await
+            .outcome
+    };
+    // 0.8 s of handshake: over the 0.5 s TLS bound, under connect + TLS.
+    server.set_mode(Mode::SlowTls(Duration::from_millis(800)));
+    assert_eq!(
+        probe().await,
+        Err(Failure::Timeout {
+            service: Service::ApiServer,
+            stage: Stage::Tls,
+            limit: spec.stages.tls
+        })
+    );
+    // 1.2 s to answer: over the 0.8 s response bound, under the 2 s total.
+    server.set_mode(Mode::SlowReady(Duration::from_millis(1200)));
+    assert_eq!(
+        probe().await,
+        Err(Failure::Timeout {
+            service: Service::ApiServer,
+            stage: Stage::Http,
+            limit: spec.stages.response
+        })
+    );
+    // Inside both bounds: healthy.
+    server.set_mode(Mode::SlowTls(Duration::from_millis(200)));
+    assert_eq!(probe().await, Ok(()));
+}
+
+#[tokio::test]
+async fn the_runner_reports_the_stage_of_a_slow_500() {
+    let server = FakeApiServer::start(Some(TOKEN)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CheckSpec::k8s(external(&server, &dir));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let handle = spawn_check(spec, tx);
+    assert!(recv(&mut rx).await.healthy);
+    server.set_mode(Mode::EtcdGone);
+    let down = recv(&mut rx).await;
+    assert!(!down.healthy && !down.definite);
+    assert_eq!(down.stage, Some(Stage::Http));
+    assert!(
+        down.reason.contains("HTTP request not done within 800 ms"),
+        "{}",
+        down.reason
+    );
+    handle.task.abort();
 }

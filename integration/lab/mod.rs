@@ -599,3 +599,20 @@ pub fn status_json(socket: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("status --json is JSON")
 }
+
+/// An `ha-vip.toml` with a control socket of its own in the lab's
+/// directory, and that socket's path.
+pub fn control_toml(lab: &Lab, tag: &str) -> (String, PathBuf) {
+    let sock = lab.dir.path().join(format!("ctl-{tag}.sock"));
+    (
+        format!("[control]\nsocket = \"{}\"\n", sock.display()),
+        sock,
+    )
+}
+
+/// The first router of `ha-vip status --json` on `sock`; `None` while the
+/// daemon does not answer.
+pub fn first_router(sock: &Path) -> Option<serde_json::Value> {
+    let st = std::panic::catch_unwind(|| status_json(sock)).ok()?;
+    st["routers"].get(0).cloned()
+}

@@ -83,12 +83,65 @@ pub struct K8sConfig {
     pub server_name: String,
     /// `/readyz` checks to leave out (`?exclude=NAME`).
     pub exclude: Vec<String>,
+    /// Period of the `/readyz` probe.
     pub interval: Duration,
+    /// Bound on one whole probe (a backstop over the stage bounds).
     pub timeout: Duration,
-    /// How long a new result must hold before the priority changes.
+    /// Bound on the TCP connect.
+    pub connect_timeout: Duration,
+    /// Bound on the TLS handshake.
+    pub tls_timeout: Duration,
+    /// Bound on the `/readyz` answer once TLS is up.
+    pub response_timeout: Duration,
+    /// Period of the fast TCP-connect probe; `None` (`"0s"`): off.
+    pub connect_interval: Option<Duration>,
+    /// Delay of the probe that confirms a failed `/readyz`.
+    pub confirm_after: Duration,
+    /// How long healthy results must hold before a failed check recovers
+    /// (the base of the damping hold-down).
     pub stability: Duration,
+    /// The longest recovery hold-down, however many flaps.
+    pub hold_down_max: Duration,
+    /// Healthy this long: the flaps are forgotten.
+    pub flap_reset: Duration,
     /// Added to the priority of every tracking router while failed.
     pub weight: i32,
+}
+
+impl K8sConfig {
+    /// The check these keys describe, for `health::spawn_check`.
+    pub fn check_spec(&self) -> CheckSpec {
+        let params = health::K8sParams {
+            in_cluster: self.in_cluster,
+            api_server: self.api_server.clone(),
+            token: (!self.token.is_empty()).then(|| health::Secret::new(self.token.clone())),
+            token_file: self.token_file.clone(),
+            ca_cert: self.ca_cert.clone(),
+            server_name: self.server_name.clone(),
+            exclude: self.exclude.clone(),
+            in_cluster_env: None,
+        };
+        let mut spec = CheckSpec::k8s(params);
+        spec.interval = self.interval;
+        spec.timeout = self.timeout;
+        spec.stages = health::StageTimeouts {
+            connect: self.connect_timeout,
+            tls: self.tls_timeout,
+            response: self.response_timeout,
+        };
+        if self.in_cluster {
+            spec.connect_interval = None;
+        } else {
+            spec.connect_interval = self.connect_interval;
+        }
+        spec.confirm_after = Some(self.confirm_after);
+        spec.stability = self.stability;
+        spec.damping = Some(health::DampingParams {
+            max_hold_down: self.hold_down_max,
+            reset_after: self.flap_reset,
+        });
+        spec
+    }
 }
 
 /// The token is a secret: never in logs or `check` output.
@@ -112,7 +165,14 @@ impl fmt::Debug for K8sConfig {
             .field("exclude", &self.exclude)
             .field("interval", &self.interval)
             .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tls_timeout", &self.tls_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("connect_interval", &self.connect_interval)
+            .field("confirm_after", &self.confirm_after)
             .field("stability", &self.stability)
+            .field("hold_down_max", &self.hold_down_max)
+            .field("flap_reset", &self.flap_reset)
             .field("weight", &self.weight)
             .finish()
     }
@@ -140,7 +200,14 @@ impl Default for DaemonConfig {
                 exclude: Vec::new(),
                 interval: health::DEFAULT_K8S_INTERVAL,
                 timeout: health::DEFAULT_K8S_TIMEOUT,
+                connect_timeout: health::DEFAULT_K8S_CONNECT_TIMEOUT,
+                tls_timeout: health::DEFAULT_K8S_TLS_TIMEOUT,
+                response_timeout: health::DEFAULT_K8S_RESPONSE_TIMEOUT,
+                connect_interval: Some(health::DEFAULT_K8S_CONNECT_INTERVAL),
+                confirm_after: health::DEFAULT_K8S_CONFIRM_AFTER,
                 stability: health::DEFAULT_K8S_STABILITY,
+                hold_down_max: health::DEFAULT_MAX_HOLD_DOWN,
+                flap_reset: health::DEFAULT_FLAP_RESET,
                 weight: health::DEFAULT_K8S_WEIGHT,
             },
             checks: Vec::new(),
@@ -219,6 +286,35 @@ fn bounded_duration(
             None
         }
         other => other.or(default),
+    }
+}
+
+/// A duration in `min..=max`, with its span when set (for checks against
+/// other keys).
+fn duration_in(
+    d: &mut FileDiags<'_>,
+    t: &mut Table<'_>,
+    key: &'static str,
+    range: std::ops::RangeInclusive<Duration>,
+    default: Duration,
+) -> Option<(Duration, Option<super::reader::Span>)> {
+    match t.duration(d, key) {
+        Got::Set(v, span) if !range.contains(&v) => {
+            d.error(
+                &span,
+                &t.name(key),
+                format!(
+                    "must be in {}..={}, got {}",
+                    humantime::format_duration(*range.start()),
+                    humantime::format_duration(*range.end()),
+                    humantime::format_duration(v)
+                ),
+            );
+            None
+        }
+        Got::Set(v, span) => Some((v, Some(span))),
+        Got::Absent => Some((default, None)),
+        Got::Invalid => None,
     }
 }
 
@@ -302,6 +398,16 @@ fn read_check(
                 let program = match t.required_string(d, "command") {
                     Some((c, span)) if c.trim().is_empty() => {
                         d.error(&span, &t.name("command"), "must not be empty");
+                        None
+                    }
+                    // Run directly, never looked up in a PATH the daemon's
+                    // environment would decide.
+                    Some((c, span)) if !Path::new(&c).is_absolute() => {
+                        d.error(
+                            &span,
+                            &t.name("command"),
+                            format!("must be an absolute path to a program, got {c:?}"),
+                        );
                         None
                     }
                     other => other.map(|(c, _)| c),
@@ -445,8 +551,26 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
         }
         other => other.or(def.k8s.api_server),
     };
-    let token = t.string(d, "token").or(def.k8s.token);
-    let token_file = optional_path(d, &mut t, "token_file");
+    let (token, token_span) = match t.string(d, "token") {
+        Got::Set(v, span) => (Some(v), Some(span)),
+        other => (other.or(def.k8s.token.clone()), None),
+    };
+    let (token_file, token_file_span) = match t.string(d, "token_file") {
+        Got::Set(v, _) if v.is_empty() => (Some(None), None),
+        Got::Set(v, span) if Path::new(&v).is_absolute() => {
+            (Some(Some(PathBuf::from(v))), Some(span))
+        }
+        Got::Set(v, span) => {
+            d.error(
+                &span,
+                "k8s.token_file",
+                format!("must be an absolute path, got {v:?}"),
+            );
+            (None, None)
+        }
+        Got::Absent => (Some(None), None),
+        Got::Invalid => (None, None),
+    };
     let ca_cert = match t.string(d, "ca_cert") {
         Got::Set(s, _) if s.is_empty() => Some(None),
         Got::Set(s, span) => {
@@ -463,6 +587,57 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
         }
         other => other.or(String::new()).map(|_| def.k8s.ca_cert.clone()),
     };
+    // The bearer token never crosses TLS that was not verified (nor plain
+    // http://): whoever answers could replay it against the real API
+    // server. In-cluster mode takes token and CA from the service account.
+    if let (Some(false), Some(api), Some(ca)) = (in_cluster, api_server.as_ref(), ca_cert.as_ref())
+    {
+        let unverified = if api.starts_with("http://") {
+            Some("api_server is plain http://")
+        } else if ca.is_none() {
+            Some("ca_cert = \"\" turns certificate verification off")
+        } else {
+            None
+        };
+        let has_token = token.as_deref().is_some_and(|v| !v.trim().is_empty());
+        let has_file = matches!(token_file, Some(Some(_)));
+        if let Some(why) = unverified {
+            let at = if has_file {
+                token_file_span.clone()
+            } else {
+                token_span.clone()
+            };
+            if (has_token || has_file)
+                && let Some(span) = at
+            {
+                let key = if has_file {
+                    "k8s.token_file"
+                } else {
+                    "k8s.token"
+                };
+                d.error(
+                    &span,
+                    key,
+                    format!(
+                        "a bearer token is only sent over verified TLS, and {why}: set ca_cert \
+                         (on kubeadm nodes /etc/kubernetes/pki/ca.crt), or remove the token \
+                         (/readyz is anonymous by default)"
+                    ),
+                );
+            }
+        }
+    }
+    // A token others on the node can read is a token others can use.
+    if let (Some(false), Some(Some(path)), Some(span)) =
+        (in_cluster, token_file.as_ref(), token_file_span.as_ref())
+        && let Some(why) = health::readable_by_others(path)
+    {
+        d.warn(
+            span,
+            "k8s.token_file",
+            format!("{} is {why}: chmod 600 it", path.display()),
+        );
+    }
     let server_name = t.string(d, "server_name").or(def.k8s.server_name);
     let exclude = match t.strings(d, "exclude") {
         Got::Set(list, _) => Some(list.items.into_iter().map(|(_, s, _)| s).collect()),
@@ -471,7 +646,85 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
     };
     let (k8s_interval, k8s_timeout) =
         interval_timeout(d, &mut t, def.k8s.interval, def.k8s.timeout);
+    let ms = Duration::from_millis;
+    let hour = Duration::from_secs(3600);
+    // Each stage bound is at most `timeout`, the bound on the whole probe.
+    let stage = |d: &mut FileDiags<'_>, t: &mut Table<'_>, key, default: Duration| {
+        let (v, span) = duration_in(d, t, key, ms(1)..=hour, default)?;
+        match (k8s_timeout, span) {
+            (Some(total), Some(span)) if v > total => {
+                d.error(
+                    &span,
+                    &t.name(key),
+                    format!(
+                        "must be at most timeout ({}), the bound on the whole probe",
+                        humantime::format_duration(total)
+                    ),
+                );
+                None
+            }
+            (Some(total), None) => Some(v.min(total)),
+            _ => Some(v),
+        }
+    };
+    let connect_timeout = stage(d, &mut t, "connect_timeout", def.k8s.connect_timeout);
+    let tls_timeout = stage(d, &mut t, "tls_timeout", def.k8s.tls_timeout);
+    let response_timeout = stage(d, &mut t, "response_timeout", def.k8s.response_timeout);
+    let connect_interval = match t.duration(d, "connect_interval") {
+        Got::Set(v, _) if v.is_zero() => Some(None),
+        Got::Set(v, span) if v < ms(10) || v > hour => {
+            d.error(
+                &span,
+                "k8s.connect_interval",
+                "must be \"0s\" (off) or in 10ms..=1h",
+            );
+            None
+        }
+        other => other.or(Duration::ZERO).map(|v| {
+            if v.is_zero() {
+                def.k8s.connect_interval
+            } else {
+                Some(v)
+            }
+        }),
+    };
+    let confirm_after = duration_in(
+        d,
+        &mut t,
+        "confirm_after",
+        Duration::ZERO..=hour,
+        def.k8s.confirm_after,
+    )
+    .map(|(v, _)| v);
     let stability = bounded_duration(d, &mut t, "stability", def.k8s.stability);
+    let hold_down_max = match duration_in(
+        d,
+        &mut t,
+        "hold_down_max",
+        Duration::ZERO..=Duration::from_secs(86400),
+        def.k8s.hold_down_max,
+    ) {
+        Some((v, Some(span))) if stability.is_some_and(|s| v < s) => {
+            d.error(
+                &span,
+                "k8s.hold_down_max",
+                format!(
+                    "must be at least stability ({}), the first hold-down",
+                    humantime::format_duration(stability.unwrap_or_default())
+                ),
+            );
+            None
+        }
+        other => other.map(|(v, _)| v.max(stability.unwrap_or_default())),
+    };
+    let flap_reset = duration_in(
+        d,
+        &mut t,
+        "flap_reset",
+        Duration::from_secs(1)..=Duration::from_secs(86400),
+        def.k8s.flap_reset,
+    )
+    .map(|(v, _)| v);
     let weight = t
         .int(d, "weight", -254..=254)
         .or(i64::from(def.k8s.weight))
@@ -554,7 +807,14 @@ pub(crate) fn parse_daemon(d: &mut FileDiags<'_>, mut root: Table<'_>) -> Option
             exclude: exclude?,
             interval: k8s_interval?,
             timeout: k8s_timeout?,
+            connect_timeout: connect_timeout?,
+            tls_timeout: tls_timeout?,
+            response_timeout: response_timeout?,
+            connect_interval: connect_interval?,
+            confirm_after: confirm_after?,
             stability: stability?,
+            hold_down_max: hold_down_max?,
+            flap_reset: flap_reset?,
             weight: weight?,
         },
         checks: checks?,

@@ -319,7 +319,20 @@ pub(crate) fn parse_router(
         }
         other => other.or(Duration::ZERO),
     };
-    let accept_mode = t.bool(d, "accept_mode").or(true);
+    // RFC 9568 6.1 Accept_Mode false would need the Active router to drop
+    // traffic to a VIP it does not own (keepalived installs a firewall
+    // rule): not implemented, so refused rather than silently ignored.
+    let accept_mode = match t.bool(d, "accept_mode") {
+        Got::Set(false, span) => {
+            d.error(
+                &span,
+                "accept_mode",
+                "false is not supported: ha-vip does not yet stop the Active router from accepting traffic to a VIP it does not own; remove the key (the VIP use case needs accept_mode = true)",
+            );
+            None
+        }
+        other => other.or(true),
+    };
     let virtual_mac = t.bool(d, "virtual_mac").or(false);
 
     let peers = read_peers(d, &mut t, family, addresses.as_deref());

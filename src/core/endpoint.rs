@@ -594,22 +594,6 @@ impl Endpoint {
 
     // ----- inputs to one router ---------------------------------------------
 
-    /// Set (or add) a tracked object of a running router.
-    pub fn set_tracked(
-        &mut self,
-        now: Instant,
-        id: RouterId,
-        name: &str,
-        weight: i32,
-        failed: bool,
-    ) {
-        self.input(id, |vr| vr.set_tracked(now, name, weight, failed));
-    }
-
-    pub fn remove_tracked(&mut self, now: Instant, id: RouterId, name: &str) {
-        self.input(id, |vr| vr.remove_tracked(now, name));
-    }
-
     /// A tracked object's new state. `leaving` says the service it checks
     /// is going away on purpose (the API server's `[-]shutdown`): an Active
     /// router then hands over at once (priority 0, so the Backups wait only

@@ -18,7 +18,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::counters::DropReason;
@@ -514,7 +514,7 @@ impl Sim {
         let now = self.now;
         let ep = &mut self.host_mut(host).endpoint;
         let before = ep.router(id).map(VirtualRouter::effective_priority);
-        ep.set_tracked(now, id, name, weight, failed);
+        ep.tracked_changed(now, id, name, weight, failed, false);
         let after = ep.router(id).map(VirtualRouter::effective_priority);
         if let Some(priority) = after.filter(|_| before != after) {
             self.record(i, Event::PriorityChanged { priority });
@@ -846,20 +846,7 @@ fn rewrite(bytes: &[u8], t: &Transmit, w: &WireOverride) -> Vec<u8> {
     };
     let original: Vec<IpAddr> = r.advert.addresses.iter().collect();
     let list = w.addresses.clone().unwrap_or(original);
-    let v4: Vec<Ipv4Addr> = list
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let v6: Vec<Ipv6Addr> = list
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V6(a) => Some(*a),
-            IpAddr::V4(_) => None,
-        })
-        .collect();
+    let (v4, v6) = crate::wire::split_families(&list);
     let version = w.version.unwrap_or(r.advert.version);
     let repr = AdvertRepr {
         version,

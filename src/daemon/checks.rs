@@ -1,6 +1,7 @@
-//! The health checks: every `CheckSpec` is built here (`[k8s]` and each
-//! `[checks.NAME]`), the tasks run on the runtime, and their last debounced
-//! results are kept for the routers that track them and for `status`.
+//! The health checks: every `CheckSpec` of the configuration (`[k8s]` via
+//! `K8sConfig::check_spec`, and each `[checks.NAME]`) is started here; the
+//! tasks run on the runtime, and their last debounced results are kept for
+//! the routers that track them and for `status`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -54,7 +55,7 @@ impl Checks {
         self.k8s = daemon.k8s.clone();
         let mut specs: Vec<CheckSpec> = daemon.checks.clone();
         if daemon.k8s.enabled {
-            specs.push(k8s_spec(&daemon.k8s));
+            specs.push(daemon.k8s.check_spec());
         }
         let mut old = std::mem::take(&mut self.checks);
         for spec in specs {
@@ -138,27 +139,19 @@ impl Checks {
                         .last
                         .as_ref()
                         .map(|u| now.saturating_duration_since(u.at).as_secs_f64()),
+                    probes: st.probes,
+                    failures: st.failures,
+                    latency: st.latency.clone(),
+                    last_failure_stage: st
+                        .last_failure
+                        .as_ref()
+                        .and_then(|f| f.stage())
+                        .map(|s| s.key().to_string()),
+                    last_failure: st.last_failure.as_ref().map(|f| f.reason()),
+                    flaps: st.flaps,
+                    hold_down_s: st.hold_down.as_secs_f64(),
                 }
             })
             .collect()
     }
-}
-
-/// The `[k8s]` keys as the health check's parameters.
-fn k8s_spec(k: &config::K8sConfig) -> CheckSpec {
-    let params = health::K8sParams {
-        in_cluster: k.in_cluster,
-        api_server: k.api_server.clone(),
-        token: (!k.token.is_empty()).then(|| health::Secret::new(k.token.clone())),
-        token_file: k.token_file.clone(),
-        ca_cert: k.ca_cert.clone(),
-        server_name: k.server_name.clone(),
-        exclude: k.exclude.clone(),
-        in_cluster_env: None,
-    };
-    let mut spec = CheckSpec::k8s(params);
-    spec.interval = k.interval;
-    spec.timeout = k.timeout;
-    spec.stability = k.stability;
-    spec
 }

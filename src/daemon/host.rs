@@ -475,16 +475,13 @@ impl Host {
                 self.added.insert((link, v.addr));
                 debug!(router, "added {}/{}", v.addr, v.prefix_len);
             }
+            // Already there: ours if this run added it (a put-back after a
+            // stale removal event, a re-add); otherwise someone else's (a
+            // crashed run's tagged leftovers were removed at start), used
+            // and never removed. No dump here: at a thousand routers one
+            // per event would stall the loop.
             Ok(Added::Present) => {
-                let ours = self
-                    .nl
-                    .addresses(link)
-                    .await
-                    .map(|list| list.iter().any(|a| a.addr == v.addr && a.ours))
-                    .unwrap_or(false);
-                if ours || self.added.contains(&(link, v.addr)) {
-                    self.added.insert((link, v.addr));
-                } else {
+                if !self.added.contains(&(link, v.addr)) {
                     warn!(
                         router,
                         "{}/{} is already on the interface and was not added by ha-vip: it is used as it is, and left there when this router gives it up",

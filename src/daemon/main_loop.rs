@@ -19,6 +19,7 @@ use super::host::{Host, SockKey};
 use super::metrics;
 use super::pace::RxPace;
 use super::routers::Routers;
+use super::supervisor::Supervisor;
 use super::tap::Capture;
 use super::timer::DeadlineTimer;
 use crate::capture::RotatingFile;
@@ -69,14 +70,21 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
     let checks = Checks::start(&config.daemon, check_tx);
     let mut routers = Routers::new(dir, host, checks, cap, config.daemon.clone());
     routers.apply(config).await;
+    let mut supervisor = Supervisor::from_env();
+    supervisor.ready(routers.summary());
+    let mut changes_seen = routers.state_changes;
 
     let mut timer = DeadlineTimer::new().context("timerfd")?;
     let mut pace = RxPace::default();
     loop {
-        let deadline = match (routers.next_deadline(), pace.deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [
+            routers.next_deadline(),
+            pace.deadline(),
+            supervisor.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         timer.set(deadline).context("timerfd")?;
         let wait_readable = pace.wait_readable();
         // Paced, the sockets leave the epoll set: otherwise every arriving
@@ -105,11 +113,16 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
         match input {
             Input::Stop(sig) => {
                 info!("{sig}: stopping; Active routers hand over with priority 0");
+                supervisor.stopping();
                 routers.shutdown_all().await;
                 info!("stopped");
                 return Ok(());
             }
-            Input::Reload => routers.reload().await,
+            Input::Reload => {
+                supervisor.reloading();
+                routers.reload().await;
+                supervisor.ready(routers.summary());
+            }
             Input::Netlink(ev) => routers.on_netlink(ev).await,
             Input::Readable(key, Ok(())) => {
                 let (packets, drained) = routers.read(Some(key));
@@ -140,6 +153,12 @@ pub async fn run(dir: PathBuf, config: Config) -> anyhow::Result<()> {
             }
             Input::Control(msg) => routers.on_control(msg),
             Input::Check(update) => routers.on_check(update).await,
+        }
+        // The watchdog is fed here, by the loop that runs the protocol.
+        supervisor.tick(Instant::now());
+        if routers.state_changes != changes_seen && supervisor.enabled() {
+            changes_seen = routers.state_changes;
+            supervisor.status(routers.summary());
         }
     }
 }

@@ -13,6 +13,8 @@
 //!   [`receive`]: a read packet parsed and handed to the endpoint.
 //! - [`checks`]: the health-check tasks and their last results.
 //! - [`snapshot`]: the status the control socket and metrics serve.
+//! - [`supervisor`]: systemd readiness, status and the watchdog, fed by
+//!   the loop itself.
 //! - [`tap`]: packet captures; [`control`], [`metrics`], [`notify`].
 
 mod checks;
@@ -26,6 +28,7 @@ mod receive;
 mod records;
 mod routers;
 mod snapshot;
+mod supervisor;
 mod tap;
 mod timer;
 

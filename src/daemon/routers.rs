@@ -35,6 +35,9 @@ pub struct Routers {
     pub cap: Capture,
     started: Instant,
     daemon_cfg: config::DaemonConfig,
+    /// State changes carried out so far (the loop refreshes the service
+    /// manager's status line when it moves).
+    pub state_changes: u64,
 }
 
 impl Routers {
@@ -54,7 +57,24 @@ impl Routers {
             cap,
             started: Instant::now(),
             daemon_cfg,
+            state_changes: 0,
         }
+    }
+
+    /// One line for the service manager: how many routers, in which state.
+    pub fn summary(&self) -> String {
+        let (mut active, mut backup, mut other) = (0, 0, 0);
+        for id in self.endpoint.ids() {
+            match self.endpoint.router(id).map(|vr| vr.state()) {
+                Some(State::Active) => active += 1,
+                Some(State::Backup) => backup += 1,
+                _ => other += 1,
+            }
+        }
+        format!(
+            "{} routers: {active} Active, {backup} Backup, {other} waiting or in Initialize",
+            self.records.len()
+        )
     }
 
     /// The earliest deadline: the endpoint's, or a capture tap's end.
@@ -401,14 +421,24 @@ impl Routers {
                 }
             }
             NetlinkEvent::LinkRemoved { index, name } => {
+                // Every router on that interface: running ones stop; one
+                // already stopped by its source going first (the kernel
+                // removes the addresses before the link) just waits.
                 let ids: Vec<RouterId> = self
-                    .endpoint
-                    .ids()
-                    .filter(|&id| self.endpoint.link(id).is_some_and(|l| l.ifindex == index))
+                    .records
+                    .iter()
+                    .filter(|(id, r)| {
+                        self.endpoint
+                            .link(**id)
+                            .map_or(r.cfg.interface == name, |l| l.ifindex == index)
+                    })
+                    .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
                     warn!(router = %self.name(id), "interface {name} removed; waiting for it");
-                    self.stop(id, false).await;
+                    if self.endpoint.link(id).is_some() {
+                        self.stop(id, false).await;
+                    }
                     // Status shows why it is not running, as for an
                     // interface missing at start.
                     if let Some(rec) = self.records.get_mut(&id) {
@@ -580,6 +610,7 @@ impl Routers {
                     .router(id)
                     .map_or(rec.cfg.priority, |vr| vr.effective_priority());
                 rec.state_changed(from, to, reason, priority);
+                self.state_changes += 1;
             }
             EventKind::AddAddresses { on_virtual_mac }
             | EventKind::RemoveAddresses { on_virtual_mac } => {

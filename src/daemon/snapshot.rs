@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::records::Record;
-use crate::core::{Endpoint, RouterId, State};
+use crate::core::{Endpoint, Reason, RouterId, State};
 use crate::status::{
-    ActiveStatus, CheckStatus, RouterStatus, Status, TrackedStatus, TransitionStatus,
+    ActiveStatus, CheckStatus, RouterStatus, Status, TrackedStatus, TransitionCount,
+    TransitionStatus,
 };
 use crate::wire::Family;
 
@@ -88,6 +89,7 @@ pub fn snapshot(
                     })
                     .unwrap_or_default(),
                 transitions: rec.transitions.clone(),
+                transitions_by_class: by_class(&rec.transitions),
                 announcements_sent: rec.announcements_sent,
                 last_takeover_unix_s: rec.last_takeover.map(unix),
             }
@@ -100,5 +102,72 @@ pub fn snapshot(
         routers,
         drops: endpoint.drops().map(|(k, n)| (k.to_string(), n)).collect(),
         checks,
+    }
+}
+
+/// The records' transitions ("to: reason text" -> n) by new state and
+/// reason class. A reason this table does not know yet counts as `other`.
+fn by_class(transitions: &BTreeMap<String, u64>) -> Vec<TransitionCount> {
+    let mut out: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+    for (key, &n) in transitions {
+        let (to, text) = key.split_once(": ").unwrap_or((key.as_str(), ""));
+        let class = Reason::ALL
+            .iter()
+            .find(|r| r.to_string() == text)
+            .map_or("other", |r| r.class());
+        *out.entry((to.to_string(), class)).or_default() += n;
+    }
+    out.into_iter()
+        .map(|((to, reason), count)| TransitionCount {
+            to,
+            reason: reason.to_string(),
+            count,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_split_into_state_and_reason_class() {
+        let t = BTreeMap::from([
+            (format!("Active: {}", Reason::MasterDownTimerExpired), 2),
+            (format!("Active: {}", Reason::PriorityZeroReceived), 1),
+            (format!("Backup: {}", Reason::HigherPriorityAdvert), 3),
+            ("Backup: a reason from a newer core".to_string(), 1),
+        ]);
+        let got: Vec<(String, String, u64)> = by_class(&t)
+            .into_iter()
+            .map(|c| (c.to, c.reason, c.count))
+            .collect();
+        let want = [
+            ("Active", "master_down", 2),
+            ("Active", "priority_zero", 1),
+            ("Backup", "higher_priority", 3),
+            ("Backup", "other", 1),
+        ]
+        .map(|(a, b, n)| (a.to_string(), b.to_string(), n));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn reason_classes_are_distinct_label_values() {
+        let mut v: Vec<&str> = Reason::ALL.iter().map(|r| r.class()).collect();
+        for c in &v {
+            assert!(
+                c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+                "{c}"
+            );
+        }
+        v.sort_unstable();
+        v.dedup();
+        assert_eq!(v.len(), Reason::ALL.len());
+        // And their texts, which the records' keys are made of.
+        let mut t: Vec<String> = Reason::ALL.iter().map(|r| r.to_string()).collect();
+        t.sort_unstable();
+        t.dedup();
+        assert_eq!(t.len(), Reason::ALL.len());
     }
 }

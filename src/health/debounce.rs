@@ -15,13 +15,19 @@
 //! The change happens at the later of the two moments: on the result that
 //! completes the count, or at `first + stability` if no contrary result came
 //! in between. A result agreeing with the reported state cancels the pending
-//! change. A `shutting_down` result (the API server's `[-]shutdown`) is a
-//! definite signal: it turns the state failed at once, skipping both.
+//! change. A *definite* failure (the API server's `[-]shutdown`, a refused
+//! connect to it) turns the state failed at once, skipping both.
+//!
+//! The buffer can differ by direction: the API-server check fails with no
+//! buffer (its `fall` of 2 is the confirmation) and recovers only after
+//! `stability`, grown by [`Damping`] with each flap (see `damping.rs`).
 //!
 //! The first result ever is reported as it is: there is no earlier state to
 //! protect, and the daemon counts a check without a report as failed anyway.
 
 use std::time::{Duration, Instant};
+
+use super::damping::{Damping, DampingParams};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Pending {
@@ -37,7 +43,11 @@ struct Pending {
 pub struct Debouncer {
     rise: u32,
     fall: u32,
+    /// Buffer before a change to healthy (the base of the hold-down).
     stability: Duration,
+    /// Buffer before a change to failed.
+    fail_stability: Duration,
+    damping: Option<Damping>,
     reported: Option<bool>,
     pending: Option<Pending>,
 }
@@ -50,9 +60,56 @@ impl Debouncer {
             rise: rise.max(1),
             fall: fall.max(1),
             stability,
+            fail_stability: stability,
+            damping: None,
             reported: None,
             pending: None,
         }
+    }
+
+    /// The buffer before a change to failed, when it differs from the one
+    /// before a recovery (the API-server check: zero).
+    pub fn with_fail_stability(mut self, buffer: Duration) -> Self {
+        self.fail_stability = buffer;
+        self
+    }
+
+    /// Damp flapping: the recovery buffer grows with each flap.
+    pub fn with_damping(mut self, params: DampingParams) -> Self {
+        self.damping = Some(Damping::new(params));
+        self
+    }
+
+    /// Flaps (healthy -> failed) since the last quiet period; 0 undamped.
+    pub fn flaps(&self) -> u32 {
+        self.damping.as_ref().map_or(0, Damping::flaps)
+    }
+
+    /// How long results must be healthy before a failed check recovers now:
+    /// `stability`, grown by the damping.
+    pub fn hold_down(&self) -> Duration {
+        match &self.damping {
+            Some(d) => d.hold_down(self.stability),
+            None => self.stability,
+        }
+    }
+
+    fn buffer(&self, healthy: bool) -> Duration {
+        if healthy {
+            self.hold_down()
+        } else {
+            self.fail_stability
+        }
+    }
+
+    /// When the pending change is reported if nothing contrary comes in:
+    /// its count is complete and the buffer runs out then.
+    pub fn change_due(&self) -> Option<(bool, Instant)> {
+        let p = self.pending?;
+        if p.count < self.needed(p.healthy) {
+            return None;
+        }
+        Some((p.healthy, p.since.checked_add(self.buffer(p.healthy))?))
     }
 
     /// The reported state; `None` before the first result.
@@ -65,14 +122,15 @@ impl Debouncer {
         self.pending.map(|p| (p.healthy, p.since))
     }
 
-    /// Feed one probe result. Returns the new reported state when it changed.
-    pub fn observe(&mut self, now: Instant, healthy: bool, shutting_down: bool) -> Option<bool> {
-        if shutting_down {
+    /// Feed one probe result; `definite` marks a failure acted on at once.
+    /// Returns the new reported state when it changed.
+    pub fn observe(&mut self, now: Instant, healthy: bool, definite: bool) -> Option<bool> {
+        if definite && !healthy {
             self.pending = None;
-            return self.report(false);
+            return self.report(now, false);
         }
         let Some(reported) = self.reported else {
-            return self.report(healthy);
+            return self.report(now, healthy);
         };
         if healthy == reported {
             self.pending = None;
@@ -94,18 +152,22 @@ impl Debouncer {
 
     /// When a pending change becomes due by time alone: its count is
     /// complete and only the stability buffer is left.
+    /// Also when the damping's quiet period ends.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let p = self.pending?;
-        if p.count >= self.needed(p.healthy) {
-            p.since.checked_add(self.stability)
-        } else {
-            None
+        let change = self.change_due().map(|(_, at)| at);
+        let reset = self.damping.as_ref().and_then(Damping::poll_timeout);
+        match (change, reset) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// Call at (or after) [`Debouncer::poll_timeout`]. Returns the new
     /// reported state when it changed.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<bool> {
+        if let Some(d) = self.damping.as_mut() {
+            d.handle_timeout(now);
+        }
         self.commit_if_due(now)
     }
 
@@ -114,23 +176,22 @@ impl Debouncer {
     }
 
     fn commit_if_due(&mut self, now: Instant) -> Option<bool> {
-        let p = self.pending?;
-        if p.count < self.needed(p.healthy) {
-            return None;
-        }
         // An instant past the end of time never comes: no change by time.
-        let due = p.since.checked_add(self.stability)?;
+        let (healthy, due) = self.change_due()?;
         if now < due {
             return None;
         }
         self.pending = None;
-        self.report(p.healthy)
+        self.report(now, healthy)
     }
 
-    fn report(&mut self, healthy: bool) -> Option<bool> {
+    fn report(&mut self, now: Instant, healthy: bool) -> Option<bool> {
         if self.reported == Some(healthy) {
             None
         } else {
+            if let Some(d) = self.damping.as_mut() {
+                d.on_report(now, self.reported, healthy);
+            }
             self.reported = Some(healthy);
             Some(healthy)
         }

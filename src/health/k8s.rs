@@ -1,5 +1,7 @@
-//! The Kubernetes API-server check: TCP connect, then `GET /readyz`, which is
-//! authoritative (a TCP connect that works with a `/readyz` 500 is failed).
+//! The Kubernetes API-server check's probe: TCP connect, TLS, then `GET
+//! /readyz`, which is authoritative (a TCP connect that works with a
+//! `/readyz` 500 is failed), each stage under its own bound. (The runner
+//! adds the fast watch of the listening socket, `listen.rs`.)
 //!
 //! External mode (the usual one, on control-plane nodes) talks to
 //! `api_server` (default `https://127.0.0.1:6443`) with a bearer token from
@@ -19,12 +21,11 @@ use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::transport::{self, Request, TlsCache, Trust};
-use super::{Failure, ProbeResult, Secret, Service};
+use super::transport::{self, ClientCache, Request, Trust};
+use super::{Failure, ProbeResult, Secret, Service, StageTimeouts};
 
 /// Where kube-apiserver listens on a control-plane node.
 pub const DEFAULT_API_SERVER: &str = "https://127.0.0.1:6443";
@@ -200,6 +201,19 @@ fn resolve_external(params: &K8sParams) -> Result<Endpoint, Failure> {
     })
 }
 
+/// `Some("group-readable")` etc. when the file's mode lets others than its
+/// owner read it; `None` when it does not, or cannot be read (the check
+/// then says why).
+pub fn readable_by_others(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (_, true) => Some("world-readable"),
+        (true, false) => Some("group-readable"),
+        (false, false) => None,
+    }
+}
+
 /// The `[-]` lines of a `/readyz` body, without the marker:
 /// `[-]etcd failed: reason withheld` gives `etcd failed: reason withheld`.
 pub fn parse_readyz_failures(body: &str) -> Vec<String> {
@@ -220,8 +234,9 @@ fn is_shutdown_line(line: &str) -> bool {
 pub struct K8sProber {
     name: String,
     params: K8sParams,
-    tls: TlsCache,
+    clients: ClientCache,
     warned_insecure: bool,
+    warned_readable: bool,
     token_fingerprint: Option<u64>,
 }
 
@@ -230,8 +245,9 @@ impl K8sProber {
         K8sProber {
             name: name.into(),
             params,
-            tls: TlsCache::default(),
+            clients: ClientCache::default(),
             warned_insecure: false,
+            warned_readable: false,
             token_fingerprint: None,
         }
     }
@@ -247,18 +263,24 @@ impl K8sProber {
         path
     }
 
-    /// One probe, bounded by `timeout` in total.
+    /// One probe, every stage bounded by `timeout`, and all of them too.
     pub async fn probe(&mut self, timeout: Duration) -> ProbeResult {
+        self.probe_stages(StageTimeouts::all(timeout), timeout)
+            .await
+    }
+
+    /// One probe, each stage bounded by its own timeout, all by `total`.
+    pub async fn probe_stages(&mut self, stages: StageTimeouts, total: Duration) -> ProbeResult {
         let start = Instant::now();
-        let outcome = self.probe_inner(start + timeout, timeout).await;
+        let outcome = self.probe_inner(stages, total).await;
         ProbeResult {
             outcome,
             latency: start.elapsed(),
         }
     }
 
-    async fn probe_inner(&mut self, deadline: Instant, limit: Duration) -> Result<(), Failure> {
-        let endpoint = if self.params.in_cluster {
+    async fn probe_inner(&mut self, stages: StageTimeouts, total: Duration) -> Result<(), Failure> {
+        let mut endpoint = if self.params.in_cluster {
             match &self.params.in_cluster_env {
                 Some(env) => resolve_in_cluster(env)?,
                 None => resolve_in_cluster(&InClusterEnv::from_process_env())?,
@@ -270,19 +292,26 @@ impl K8sProber {
         if !self.warned_insecure {
             self.warn_insecure(&endpoint);
         }
-        let tls = match &endpoint.trust {
-            None => None,
-            Some(trust) => {
-                let server_name =
-                    ServerName::try_from(self.params.server_name.clone()).map_err(|_| {
-                        Failure::Config(format!(
-                            "server_name {:?} is not a DNS name or IP address",
-                            self.params.server_name
-                        ))
-                    })?;
-                Some((self.tls.get(trust)?, server_name))
-            }
-        };
+        // A bearer token goes only where the API server's identity was
+        // verified: whoever answers unverified TLS or plain http could
+        // replay it. (`ha-vip check` refuses such a configuration; this
+        // holds for every other way of building the parameters.)
+        if !matches!(endpoint.trust, Some(Trust::CaFile(_) | Trust::System)) {
+            endpoint.token = None;
+        }
+        if let Some(path) = &endpoint.token_source
+            && !self.params.in_cluster
+            && !self.warned_readable
+            && let Some(why) = readable_by_others(path)
+        {
+            self.warned_readable = true;
+            warn!(check = %self.name, file = %path.display(),
+                "the token file is {why}: anyone who can read it can use the token (chmod 600 it)");
+        }
+        let tls = endpoint
+            .trust
+            .clone()
+            .map(|trust| (trust, self.params.server_name.clone()));
         let authority = if endpoint.host.contains(':') {
             format!("[{}]:{}", endpoint.host, endpoint.port)
         } else {
@@ -297,7 +326,7 @@ impl K8sProber {
             path_and_query: format!("{}{}", endpoint.base_path, self.readyz_path()),
             bearer: endpoint.token,
         };
-        let response = transport::get(&request, deadline, limit).await?;
+        let response = transport::get(&mut self.clients, &request, stages, total).await?;
         match response.status {
             200 => Ok(()),
             401 => Err(Failure::Unauthorized),
@@ -322,14 +351,19 @@ impl K8sProber {
                 api_server = %self.params.api_server,
                 "!!! TLS VERIFICATION OF THE API SERVER IS DISABLED: no ca_cert is set, so anyone \
                  on the path can pose as the API server and steer the VIP. Set ca_cert (on \
-                 kubeadm nodes: /etc/kubernetes/pki/ca.crt) !!!"
+                 kubeadm nodes: /etc/kubernetes/pki/ca.crt) !!!{}",
+                if endpoint.token.is_some() {
+                    " The bearer token is NOT sent: /readyz is asked anonymously."
+                } else {
+                    ""
+                }
             ),
             None => warn!(
                 check = %self.name,
                 api_server = %self.params.api_server,
-                "!!! the API server is checked over plain http://: no TLS{} !!!",
+                "!!! the API server is checked over plain http://: no TLS !!!{}",
                 if endpoint.token.is_some() {
-                    ", and the bearer token crosses the network in clear"
+                    " The bearer token is NOT sent: /readyz is asked anonymously."
                 } else {
                     ""
                 }

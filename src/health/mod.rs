@@ -1,7 +1,8 @@
-//! Health checks: the Kubernetes API server (`TCP` connect, then `GET
-//! /readyz`), and generic `tcp`, `http`, `exec` and `interface` checks, each
-//! with keepalived-style rise/fall counts and a stability buffer against
-//! flapping.
+//! Health checks: the Kubernetes API server (its listening socket watched
+//! through the kernel, and `GET /readyz` with per-stage bounds: fail fast on
+//! definite signals, confirm the rest, recover slowly, damp flapping), and
+//! generic `tcp`, `http`, `exec` and `interface` checks, each with
+//! keepalived-style rise/fall counts and an optional stability buffer.
 //!
 //! The module has two layers, the same split as the rest of the crate:
 //!
@@ -38,26 +39,35 @@
 //!         router.set_tracked(now, &u.name, w, !u.healthy);
 //!         if u.shutting_down { router.handover(now) }  // priority 0: Skew_Time
 //! }
-//! // `ha-vip status`: handles[i].status.borrow() (raw result, pending change).
+//! // The [k8s] keys as a spec: config::K8sConfig::check_spec().
+//! // `ha-vip status` and metrics: handles[i].status.borrow() is a
+//! // CheckStatus: raw result, last failure (its .stage() and .reason()),
+//! // pending change and when it is due, flaps, hold_down, probe counters,
+//! // the fast probe's method and counters. Each CheckUpdate also carries
+//! // stage, definite, source, flaps and hold_down.
 //! ```
 
+mod damping;
 mod debounce;
 mod k8s;
+pub mod listen;
 mod probe;
 mod runner;
+pub mod spawn;
 mod transport;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use damping::{DEFAULT_FLAP_RESET, DEFAULT_MAX_HOLD_DOWN, Damping, DampingParams};
 pub use debounce::Debouncer;
 pub use k8s::{
     DEFAULT_API_SERVER, DEFAULT_SERVER_NAME, DEFAULT_SERVICE_ACCOUNT_DIR, InClusterEnv, K8sParams,
-    K8sProber, parse_readyz_failures,
+    K8sProber, parse_readyz_failures, readable_by_others,
 };
 pub use probe::Prober;
-pub use runner::{CheckHandle, CheckStatus, spawn_check};
+pub use runner::{CheckHandle, CheckStatus, ConnectStatus, next_probe_at, spawn_check};
 
 /// Priority delta of the API-server check while it is failed.
 ///
@@ -65,16 +75,39 @@ pub use runner::{CheckHandle, CheckStatus, spawn_check};
 /// 100/99/98), and still leaves room under 254 for an operator's own ordering.
 pub const DEFAULT_K8S_WEIGHT: i32 = -50;
 
-/// Default probe period of the API-server check (the original guide's 2 s).
-pub const DEFAULT_K8S_INTERVAL: Duration = Duration::from_secs(2);
+/// Default `/readyz` period of the API-server check. The original guide's
+/// is 2 s; 1 s keeps a slow `/readyz` (etcd gone: 500 after 2.0 s) within
+/// 3 s of the event, with [`DEFAULT_K8S_RESPONSE_TIMEOUT`] and the
+/// confirmation probe: 1 + 0.8 + 0.2 + 0.8 s at worst.
+pub const DEFAULT_K8S_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Default bound on one API-server probe (TCP connect, TLS and `/readyz`
-/// together). Equal to the interval, so a hung API server is noticed within
-/// one period; kube-apiserver's own etcd readiness check gives up after 2 s.
+/// Default bound on one API-server probe, every stage included: a backstop
+/// over the per-stage bounds, which are what normally runs out.
 pub const DEFAULT_K8S_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Default bound on the TCP connect to the API server (a local one answers
+/// in microseconds; a frozen one's kernel still does).
+pub const DEFAULT_K8S_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Default bound on the TLS handshake: a frozen kube-apiserver (SIGSTOP)
+/// accepts TCP in its kernel and never answers the ClientHello.
+pub const DEFAULT_K8S_TLS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Default bound on the `/readyz` answer once TLS is up. Below
+/// kube-apiserver's 2.0 s etcd check timeout, so an API server whose etcd
+/// member is gone counts as failing before it answers its 500.
+pub const DEFAULT_K8S_RESPONSE_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// Default period of the fast local TCP-connect probe of the API server,
+/// which sees a closed port (a crashed or stopped API server) within this.
+pub const DEFAULT_K8S_CONNECT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Default delay of the confirming `/readyz` probe after a failed one.
+pub const DEFAULT_K8S_CONFIRM_AFTER: Duration = Duration::from_millis(200);
+
 /// Default stability buffer of the API-server check (the original guide's
-/// 5 s anti-flap buffer).
+/// 5 s anti-flap buffer). It guards recovery only, and it is the base of
+/// the damping hold-down.
 pub const DEFAULT_K8S_STABILITY: Duration = Duration::from_secs(5);
 
 /// Default period of the generic checks.
@@ -126,8 +159,55 @@ pub struct CheckSpec {
     pub rise: u32,
     /// Consecutive failures that turn a healthy check failed.
     pub fall: u32,
-    /// How long a new result must hold before the reported state changes.
+    /// How long a run of healthy results must hold before a failed check
+    /// recovers (the base of the hold-down when `damping` is set).
     pub stability: Duration,
+    /// How long a run of failed results must hold before a healthy check
+    /// fails; `None`: `stability` (the generic checks). The API server's is
+    /// 0: its `fall` of 2, the confirmation, is enough.
+    pub fail_stability: Option<Duration>,
+    /// Per-stage bounds of a network probe, each within `timeout`.
+    pub stages: StageTimeouts,
+    /// The fast TCP-connect probe (API-server check, external mode): its
+    /// period; `None`: off.
+    pub connect_interval: Option<Duration>,
+    /// After a failed probe that has not failed the check yet, the next
+    /// probe runs this soon instead of after `interval`; `None`: `interval`.
+    pub confirm_after: Option<Duration>,
+    /// Flap damping of recoveries; `None`: none.
+    pub damping: Option<DampingParams>,
+}
+
+/// Bounds on the stages of one network probe. A stage that runs out fails
+/// the probe with [`Failure::Timeout`] naming it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageTimeouts {
+    /// TCP connect (name lookup included).
+    pub connect: Duration,
+    /// TLS handshake.
+    pub tls: Duration,
+    /// From the request being sent to the whole answer read.
+    pub response: Duration,
+}
+
+impl StageTimeouts {
+    /// Every stage bounded by the same `limit` (the generic checks).
+    pub fn all(limit: Duration) -> Self {
+        StageTimeouts {
+            connect: limit,
+            tls: limit,
+            response: limit,
+        }
+    }
+
+    /// The API-server check's defaults.
+    pub fn k8s() -> Self {
+        StageTimeouts {
+            connect: DEFAULT_K8S_CONNECT_TIMEOUT,
+            tls: DEFAULT_K8S_TLS_TIMEOUT,
+            response: DEFAULT_K8S_RESPONSE_TIMEOUT,
+        }
+    }
 }
 
 impl CheckSpec {
@@ -142,20 +222,45 @@ impl CheckSpec {
             rise: 1,
             fall: 1,
             stability: Duration::ZERO,
+            fail_stability: None,
+            stages: StageTimeouts::all(DEFAULT_CHECK_TIMEOUT),
+            connect_interval: None,
+            confirm_after: None,
+            damping: None,
         }
     }
 
-    /// The API-server check, named `k8s`, with its defaults: interval 2 s,
-    /// timeout 2 s, rise 1, fall 1, stability 5 s.
+    /// The API-server check, named `k8s`, with its defaults: `/readyz`
+    /// every 1 s (connect 0.5 s, TLS 0.5 s, answer 0.8 s, 2 s in all), a
+    /// TCP connect every 100 ms (external mode), a failure confirmed by a
+    /// second probe 0.2 s later (fall 2, no buffer), recovery after 5 s of
+    /// healthy results, damped (see `damping.rs`). A refused connect and a
+    /// `[-]shutdown` fail it at once.
     pub fn k8s(params: K8sParams) -> Self {
+        let fast = !params.in_cluster;
         CheckSpec {
             name: "k8s".to_string(),
             kind: CheckKind::K8s(params),
             interval: DEFAULT_K8S_INTERVAL,
             timeout: DEFAULT_K8S_TIMEOUT,
             rise: 1,
-            fall: 1,
+            fall: 2,
             stability: DEFAULT_K8S_STABILITY,
+            fail_stability: Some(Duration::ZERO),
+            stages: StageTimeouts::k8s(),
+            connect_interval: fast.then_some(DEFAULT_K8S_CONNECT_INTERVAL),
+            confirm_after: Some(DEFAULT_K8S_CONFIRM_AFTER),
+            damping: Some(DampingParams::default()),
+        }
+    }
+
+    /// The rule this spec's results go through.
+    pub fn debouncer(&self) -> Debouncer {
+        let d = Debouncer::new(self.rise, self.fall, self.stability)
+            .with_fail_stability(self.fail_stability.unwrap_or(self.stability));
+        match self.damping {
+            Some(p) => d.with_damping(p),
+            None => d,
         }
     }
 }
@@ -213,8 +318,9 @@ impl HttpParams {
 /// Parameters of an `exec` check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecParams {
-    /// The program, run directly (no shell); looked up in `PATH` when it has
-    /// no slash.
+    /// The program: an absolute path, run directly (no shell), with a
+    /// cleared environment (`PATH`, `HA_VIP_CHECK`) and no ambient
+    /// capabilities (see `spawn.rs`).
     pub program: String,
     pub args: Vec<String>,
 }
@@ -263,6 +369,19 @@ pub enum Stage {
     Exec,
 }
 
+impl Stage {
+    /// A short fixed name for metrics labels and `status --json`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Stage::Resolve => "resolve",
+            Stage::Connect => "connect",
+            Stage::Tls => "tls",
+            Stage::Http => "response",
+            Stage::Exec => "exec",
+        }
+    }
+}
+
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -284,6 +403,9 @@ pub enum Failure {
         service: Service,
         addr: std::net::SocketAddr,
     },
+    /// The kernel has no socket listening on the local API server's
+    /// address (sock_diag): it crashed or stopped.
+    NotListening { addr: std::net::SocketAddr },
     /// A stage did not finish within the probe's timeout.
     Timeout {
         service: Service,
@@ -326,6 +448,39 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The stage a network probe failed at, when one is known: the stage
+    /// that ran out of time or erred, TLS for a certificate, the HTTP answer
+    /// for a status.
+    pub fn stage(&self) -> Option<Stage> {
+        match self {
+            Failure::Refused { .. } | Failure::NotListening { .. } => Some(Stage::Connect),
+            Failure::Timeout { stage, .. } | Failure::Io { stage, .. } => Some(*stage),
+            Failure::Tls(_) => Some(Stage::Tls),
+            Failure::Unauthorized
+            | Failure::Forbidden
+            | Failure::NotReady { .. }
+            | Failure::ShuttingDown { .. }
+            | Failure::Status { .. }
+            | Failure::Http(_) => Some(Stage::Http),
+            Failure::Spawn { .. } | Failure::Exit(_) => Some(Stage::Exec),
+            Failure::Config(_) | Failure::LinkDown { .. } | Failure::Interface(_) => None,
+        }
+    }
+
+    /// A failure acted on at once, without confirmation or buffer: the
+    /// API server's listener is gone (refused) or it is shutting down.
+    pub fn is_definite(&self) -> bool {
+        matches!(
+            self,
+            Failure::ShuttingDown { .. }
+                | Failure::NotListening { .. }
+                | Failure::Refused {
+                    service: Service::ApiServer,
+                    ..
+                }
+        )
+    }
+
     /// The `[-]` lines of a failed `/readyz`, empty for other failures.
     pub fn failed_checks(&self) -> &[String] {
         match self {
@@ -348,6 +503,10 @@ impl fmt::Display for Failure {
             Failure::Refused { service, addr } => {
                 write!(f, "connection refused: is the {service} running on {addr}?")
             }
+            Failure::NotListening { addr } => write!(
+                f,
+                "not listening: no socket listens on {addr}; is the API server running?"
+            ),
             Failure::Timeout {
                 stage: Stage::Exec,
                 limit,
@@ -430,6 +589,19 @@ impl ProbeResult {
         matches!(self.outcome, Err(Failure::ShuttingDown { .. }))
     }
 
+    /// A definite failure (see [`Failure::is_definite`]).
+    pub fn definite(&self) -> bool {
+        self.outcome
+            .as_ref()
+            .err()
+            .is_some_and(Failure::is_definite)
+    }
+
+    /// The stage the probe failed at (see [`Failure::stage`]).
+    pub fn stage(&self) -> Option<Stage> {
+        self.outcome.as_ref().err().and_then(Failure::stage)
+    }
+
     /// `ok`, or the failure with its hint.
     pub fn reason(&self) -> String {
         match &self.outcome {
@@ -465,6 +637,40 @@ pub struct CheckUpdate {
     pub latency: Duration,
     /// When the debounced state changed.
     pub at: Instant,
+    /// The stage the latest probe failed at (connect, TLS, HTTP request...),
+    /// `None` when healthy or not a network probe.
+    pub stage: Option<Stage>,
+    /// The change skipped confirmation and buffer: a refused connect to the
+    /// API server or a `[-]shutdown`.
+    pub definite: bool,
+    /// Which probe saw it: the fast TCP connect or the full probe.
+    pub source: ProbeSource,
+    /// Flaps (healthy -> failed) since the last quiet period, this one
+    /// included; 0 for an undamped check.
+    pub flaps: u32,
+    /// How long healthy results must now hold before this check recovers
+    /// (the damping hold-down; `stability` when undamped).
+    pub hold_down: Duration,
+}
+
+/// Which of a check's probes produced a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeSource {
+    /// The check's own probe (for the API server: TCP, TLS, `/readyz`).
+    #[default]
+    Full,
+    /// The fast probe of the API-server check: its listening socket asked
+    /// of the kernel (sock_diag), or a TCP connect when it is not local.
+    Connect,
+}
+
+impl fmt::Display for ProbeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProbeSource::Full => "probe",
+            ProbeSource::Connect => "connect probe",
+        })
+    }
 }
 
 /// A warning for `ha-vip check` when a tracked check's `weight` cannot move

@@ -2,20 +2,19 @@
 //! which runs any check kind once.
 
 use std::os::unix::process::ExitStatusExt as _;
-use std::process::{ExitStatus, Stdio};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use rustls::pki_types::ServerName;
 use tokio::time::{Instant, timeout_at};
 use tracing::warn;
 
 use super::k8s::K8sProber;
-use super::transport::{self, Request, TlsCache, Trust};
+use super::spawn;
+use super::transport::{self, ClientCache, Request, Trust};
 use super::{
     CheckKind, ExecParams, Failure, HttpParams, InterfaceParams, ProbeResult, Service, Stage,
-    TcpParams,
+    StageTimeouts, TcpParams,
 };
 
 /// Runs one check kind, keeping what must survive between its probes.
@@ -24,7 +23,8 @@ pub enum Prober {
     K8s(K8sProber),
     Tcp(TcpParams),
     Http(HttpProber),
-    Exec(ExecParams),
+    /// The check's name (given to the program) and what to run.
+    Exec(String, ExecParams),
     Interface(InterfaceParams),
 }
 
@@ -34,21 +34,31 @@ impl Prober {
             CheckKind::K8s(p) => Prober::K8s(K8sProber::new(name, p.clone())),
             CheckKind::Tcp(p) => Prober::Tcp(p.clone()),
             CheckKind::Http(p) => Prober::Http(HttpProber::new(name, p.clone())),
-            CheckKind::Exec(p) => Prober::Exec(p.clone()),
+            CheckKind::Exec(p) => Prober::Exec(name.to_string(), p.clone()),
             CheckKind::Interface(p) => Prober::Interface(p.clone()),
         }
     }
 
     /// One probe, bounded by `timeout`.
     pub async fn probe(&mut self, timeout: Duration) -> ProbeResult {
+        self.probe_stages(StageTimeouts::all(timeout), timeout)
+            .await
+    }
+
+    /// One probe, each network stage bounded by its own timeout, the whole
+    /// probe by `total`.
+    pub async fn probe_stages(&mut self, stages: StageTimeouts, total: Duration) -> ProbeResult {
         let start = Instant::now();
-        let deadline = start + timeout;
+        let deadline = start + total;
         let outcome = match self {
             // Times its own stages (and builds its own result).
-            Prober::K8s(k) => return k.probe(timeout).await,
-            Prober::Tcp(p) => probe_tcp(p, deadline, timeout).await,
-            Prober::Http(p) => p.probe(deadline, timeout).await,
-            Prober::Exec(p) => probe_exec(p, deadline, timeout).await,
+            Prober::K8s(k) => return k.probe_stages(stages, total).await,
+            Prober::Tcp(p) => {
+                let limit = stages.connect.min(total);
+                probe_tcp(p, start + limit, limit).await
+            }
+            Prober::Http(p) => p.probe(stages, total).await,
+            Prober::Exec(name, p) => probe_exec(name, p, deadline, total).await,
             Prober::Interface(p) => probe_interface(p),
         };
         ProbeResult {
@@ -81,7 +91,7 @@ async fn probe_tcp(p: &TcpParams, deadline: Instant, limit: Duration) -> Result<
 pub struct HttpProber {
     name: String,
     params: HttpParams,
-    tls: TlsCache,
+    clients: ClientCache,
     warned_insecure: bool,
 }
 
@@ -90,12 +100,12 @@ impl HttpProber {
         HttpProber {
             name: name.to_string(),
             params,
-            tls: TlsCache::default(),
+            clients: ClientCache::default(),
             warned_insecure: false,
         }
     }
 
-    async fn probe(&mut self, deadline: Instant, limit: Duration) -> Result<(), Failure> {
+    async fn probe(&mut self, stages: StageTimeouts, total: Duration) -> Result<(), Failure> {
         let url = transport::parse_url(&self.params.url, "url")?;
         let tls = if url.https {
             let trust = match (&self.params.ca_cert, self.params.insecure) {
@@ -109,12 +119,7 @@ impl HttpProber {
                     "TLS verification disabled for this check (insecure = true)");
             }
             let name = self.params.server_name.as_deref().unwrap_or(&url.host);
-            let server_name = ServerName::try_from(name.to_string()).map_err(|_| {
-                Failure::Config(format!(
-                    "server_name {name:?} is not a DNS name or IP address"
-                ))
-            })?;
-            Some((self.tls.get(&trust)?, server_name))
+            Some((trust, name.to_string()))
         } else {
             None
         };
@@ -127,7 +132,7 @@ impl HttpProber {
             path_and_query: url.path_and_query,
             bearer: None,
         };
-        let response = transport::get(&request, deadline, limit).await?;
+        let response = transport::get(&mut self.clients, &request, stages, total).await?;
         if response.status == self.params.expected_status {
             Ok(())
         } else {
@@ -147,42 +152,42 @@ fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-/// Runs the program in its own process group, without a shell; on timeout
-/// the whole group is killed (a script's children too) and reaped.
-async fn probe_exec(p: &ExecParams, deadline: Instant, limit: Duration) -> Result<(), Failure> {
-    let mut child = tokio::process::Command::new(&p.program)
-        .args(&p.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
+/// Runs the program (see `spawn.rs`: no shell, a cleared environment with
+/// `PATH` and `HA_VIP_CHECK`, no ambient capabilities, its own process
+/// group); on timeout the whole group is killed (a script's children too)
+/// and reaped.
+async fn probe_exec(
+    name: &str,
+    p: &ExecParams,
+    deadline: Instant,
+    limit: Duration,
+) -> Result<(), Failure> {
+    let program = Path::new(&p.program);
+    if !program.is_absolute() {
+        return Err(Failure::Config(format!(
+            "command {:?} must be an absolute path",
+            p.program
+        )));
+    }
+    let cmd = spawn::command(program, &p.args, &[("HA_VIP_CHECK", name.to_string())]);
+    let run = spawn::run(cmd, deadline, 0)
+        .await
         .map_err(|e| Failure::Spawn {
             program: p.program.clone(),
             error: e.to_string(),
         })?;
-    match timeout_at(deadline, child.wait()).await {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(Failure::Exit(describe_exit(status))),
-        Ok(Err(e)) => Err(Failure::Io {
+    match run.ended {
+        spawn::Ended::Exited(status) if status.success() => Ok(()),
+        spawn::Ended::Exited(status) => Err(Failure::Exit(describe_exit(status))),
+        spawn::Ended::Wait(e) => Err(Failure::Io {
             stage: Stage::Exec,
             error: e.to_string(),
         }),
-        Err(_) => {
-            // The child is the group leader (process_group(0)), so its pid is
-            // the group id. `id()` is None only once it has been reaped.
-            if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            // SIGKILL cannot be caught: reaping takes a moment, bounded anyway.
-            let _ = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
-            Err(Failure::Timeout {
-                service: Service::Server,
-                stage: Stage::Exec,
-                limit,
-            })
-        }
+        spawn::Ended::TimedOut => Err(Failure::Timeout {
+            service: Service::Server,
+            stage: Stage::Exec,
+            limit,
+        }),
     }
 }
 

@@ -292,7 +292,7 @@ fn read_globals(cx: &mut Ctx<'_>, n: &Node, g: &mut Globals) {
                 cx.note(
                     c.pos,
                     kw,
-                    "strict mode: accept_mode defaults to false as in keepalived; ha-vip has no other strict checks to turn on",
+                    "strict mode: ha-vip has no strict checks to turn on, and keeps accept_mode = true (accept mode off is not implemented)",
                 );
             }
             "v3_checksum_as_v2" => g.checksum_as_v2 = bool_arg(c.arg(0)),
@@ -866,7 +866,17 @@ fn read_instance(
         .map(|(s, w)| (s, if w > 0 { -w } else { w }))
         .collect();
 
-    let accept_mode = accept.unwrap_or(!strict);
+    // keepalived's no_accept (and vrrp_strict's default) cannot be kept:
+    // ha-vip refuses accept_mode = false (not implemented), so the router
+    // accepts traffic to its VIPs, as the VIP use case needs.
+    if !accept.unwrap_or(!strict) {
+        cx.note(
+            n.pos,
+            if accept == Some(false) { "no_accept" } else { "vrrp_strict" },
+            "accept mode off is not implemented in ha-vip: the router accepts traffic to its VIPs (accept_mode = true); keepalived would have dropped it",
+        );
+    }
+    let accept_mode = true;
     let garp = garp.or(g.garp);
     let announce = read_announce(cx, n.pos, garp, ipv6);
 

@@ -153,6 +153,20 @@ impl PartialEq for Addresses<'_> {
     }
 }
 
+/// `addresses` split by family, in their order: what
+/// [`Addresses::V4`] / [`Addresses::V6`] borrow.
+pub fn split_families(addresses: &[IpAddr]) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for a in addresses {
+        match a {
+            IpAddr::V4(a) => v4.push(*a),
+            IpAddr::V6(a) => v6.push(*a),
+        }
+    }
+    (v4, v6)
+}
+
 /// VRRPv2 authentication (RFC 3768 section 5.3.6). Always `None` for v3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {

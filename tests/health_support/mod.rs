@@ -77,7 +77,23 @@ pub enum Mode {
     HangTcp,
     /// Complete TLS, never answer the request.
     HangHttp,
+    /// 200 `ok`, but only after this long.
+    SlowReady(std::time::Duration),
+    /// Accept TCP, start the TLS handshake only after this long, then 200.
+    SlowTls(std::time::Duration),
+    /// What kube-apiserver does when its etcd member is gone: `/readyz`
+    /// answers 500 `[-]etcd failed: reason withheld` only after 2.0 s (the
+    /// etcd check's own timeout), `/readyz?exclude=etcd` 200 at once.
+    EtcdGone,
+    /// `[-]shutdown failed: reason withheld` (500) for this long from the
+    /// moment the mode is set, then the port is closed (connects refused),
+    /// as kube-apiserver does through its --shutdown-delay-duration.
+    ShutdownThenClose(std::time::Duration),
 }
+
+/// The delay of kube-apiserver's `[-]etcd failed` answer (its etcd
+/// check's timeout).
+pub const ETCD_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One request as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +105,8 @@ pub struct Seen {
 
 struct State {
     mode: Mode,
+    /// When the mode was set.
+    since: std::time::Instant,
     /// The token the server accepts; `None` accepts anonymous requests.
     token: Option<String>,
     seen: Vec<Seen>,
@@ -128,6 +146,21 @@ fn readyz_body(failing: &[&str]) -> String {
     }
     body.push_str("readyz check failed\n");
     body
+}
+
+/// How long to wait before answering `req` in the current mode.
+fn delay(state: &Mutex<State>, req: &Request<Incoming>) -> std::time::Duration {
+    let st = state.lock().unwrap();
+    let excluded = |name: &str| {
+        req.uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == format!("exclude={name}")))
+    };
+    match st.mode {
+        Mode::SlowReady(d) => d,
+        Mode::EtcdGone if !excluded("etcd") => ETCD_CHECK_TIMEOUT,
+        _ => std::time::Duration::ZERO,
+    }
 }
 
 fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -172,6 +205,12 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> Response<Full<Bytes>
             r#"{"kind":"Status","message":"forbidden: User \"system:serviceaccount:kube-system:ha-vip\" cannot get path \"/readyz\"","code":403}"#.to_string(),
         ),
         Mode::NotReady(failing) => reply(StatusCode::INTERNAL_SERVER_ERROR, readyz_body(failing)),
+        Mode::EtcdGone if !req.uri().query().unwrap_or("").contains("exclude=etcd") => {
+            reply(StatusCode::INTERNAL_SERVER_ERROR, readyz_body(&["etcd"]))
+        }
+        Mode::ShutdownThenClose(_) => {
+            reply(StatusCode::INTERNAL_SERVER_ERROR, readyz_body(&["shutdown"]))
+        }
         _ => reply(StatusCode::OK, "ok".to_string()),
     }
 }
@@ -199,19 +238,46 @@ impl FakeApiServer {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
             mode: Mode::Ready,
+            since: std::time::Instant::now(),
             token: token.map(str::to_string),
             seen: Vec::new(),
         }));
         let st = Arc::clone(&state);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+                let closes_at = {
+                    let st = st.lock().unwrap();
+                    match st.mode {
+                        Mode::ShutdownThenClose(d) => Some(st.since + d),
+                        _ => None,
+                    }
+                };
+                let accepted = match closes_at {
+                    Some(at) => {
+                        tokio::select! {
+                            a = listener.accept() => a,
+                            // The listener is dropped: connects are refused.
+                            _ = tokio::time::sleep_until(at.into()) => return,
+                        }
+                    }
+                    None => {
+                        tokio::select! {
+                            a = listener.accept() => a,
+                            // Look at the mode again now and then.
+                            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => continue,
+                        }
+                    }
+                };
+                let Ok((tcp, _)) = accepted else {
                     return;
                 };
                 let acceptor = acceptor.clone();
                 let st = Arc::clone(&st);
                 tokio::spawn(async move {
                     let mode = st.lock().unwrap().mode.clone();
+                    if let Mode::SlowTls(d) = mode {
+                        tokio::time::sleep(d).await;
+                    }
                     if mode == Mode::HangTcp {
                         // Hold the connection open, say nothing.
                         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
@@ -227,8 +293,12 @@ impl FakeApiServer {
                         return;
                     }
                     let service = service_fn(move |req| {
+                        let wait = delay(&st, &req);
                         let resp = answer(&st, &req);
-                        async move { Ok::<_, Infallible>(resp) }
+                        async move {
+                            tokio::time::sleep(wait).await;
+                            Ok::<_, Infallible>(resp)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), service)
@@ -249,7 +319,15 @@ impl FakeApiServer {
     }
 
     pub fn set_mode(&self, mode: Mode) {
-        self.state.lock().unwrap().mode = mode;
+        let mut st = self.state.lock().unwrap();
+        st.mode = mode;
+        st.since = std::time::Instant::now();
+    }
+
+    /// Stops listening at once: connects are refused from now on, as
+    /// after a crash (SIGKILL) of the API server.
+    pub fn crash(&self) {
+        self.task.abort();
     }
 
     pub fn set_token(&self, token: Option<&str>) {
