@@ -16,6 +16,8 @@ MAC_A=02:00:00:00:00:01
 MAC_B=02:00:00:00:00:02
 BENCH_PIDS=()
 BENCH_DIR=""
+# More namespaces a bench made itself (bench-k8s.sh), removed on exit too.
+BENCH_EXTRA_NS=()
 # Links between the nodes: eth0 .. eth$((BENCH_LINKS - 1)) on each node,
 # link k on its own bridge br$k (bench-scale.sh --links K). Link 0 carries
 # IPv4 routers; the others IPv6 ones (2001:db8:K::V), because no router may
@@ -68,6 +70,9 @@ bench_cleanup() {
     kill -KILL "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  for p in "${BENCH_EXTRA_NS[@]}"; do
+    ip netns del "$p" 2>/dev/null || true
+  done
   ip netns del "$BENCH_NS_A" 2>/dev/null || true
   ip netns del "$BENCH_NS_B" 2>/dev/null || true
   ip netns del "$BENCH_HUB" 2>/dev/null || true

@@ -6,10 +6,13 @@ export DEBIAN_FRONTEND=noninteractive
 
 # lintian, adduser (the package's Depends) and systemd (systemd-analyze
 # verify; nothing is started) for the Debian package test, scripts/test-deb.sh.
-# curl and nftables: integration/metrics.rs queries Prometheus's HTTP API and
+# curl: integration/metrics.rs queries Prometheus's HTTP API; the Kubernetes
+# lab (integration/k8s.rs, scripts/bench-k8s.sh) waits for readiness and runs
+# the kubeadm guide's check script with it. nftables: integration/metrics.rs
 # deafens a node with an nft rule; the chaos harness drops packets with nft.
+# openssl: scripts/bench-k8s.sh makes its test PKI.
 pkgs=(keepalived frr tcpdump tshark python3-scapy iproute2 iputils-ping procps faketime
-      lintian adduser systemd man-db curl nftables)
+      lintian adduser systemd man-db curl nftables openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

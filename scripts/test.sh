@@ -10,7 +10,7 @@
 #
 # Needs root (network namespaces, dpkg -i) and: keepalived, frr, tcpdump, tshark,
 # iproute2, Debian's python3-scapy, cargo-deb, lintian, systemd-analyze,
-# adduser, prometheus (with promtool), curl, nftables.
+# adduser, prometheus (with promtool), curl, nftables, openssl.
 # scripts/install-prereqs.sh installs them. A missing prerequisite is an
 # error, never a skip.
 set -euo pipefail
@@ -41,7 +41,7 @@ need() {
     fail=1
   fi
 }
-for c in cargo keepalived tcpdump tshark ip faketime vtysh cargo-deb lintian dpkg-deb systemd-analyze adduser prometheus promtool curl nft; do need "$c"; done
+for c in cargo keepalived tcpdump tshark ip faketime vtysh cargo-deb lintian dpkg-deb systemd-analyze adduser prometheus promtool curl nft openssl; do need "$c"; done
 for f in /usr/lib/frr/zebra /usr/lib/frr/vrrpd; do
   if [ ! -x "$f" ]; then
     echo "test.sh: MISSING PREREQUISITE $f (Debian package frr; run: sudo scripts/install-prereqs.sh)" >&2
@@ -103,9 +103,10 @@ bash scripts/fuzz-short.sh
 # figures are printed, never asserted (docs/performance.md has the full run,
 # made with a release build). The criterion benches ran once each, in test
 # mode, with cargo test above.
-step "benchmarks (short): failover and scale in namespaces, ha-vip vs keepalived"
+step "benchmarks (short): failover, scale and the Kubernetes failure kinds in namespaces, ha-vip vs keepalived"
 HA_VIP_BIN=target/debug/ha-vip bash scripts/bench-failover.sh --short
 HA_VIP_BIN=target/debug/ha-vip bash scripts/bench-scale.sh --short
+HA_VIP_BIN=target/debug/ha-vip bash scripts/bench-k8s.sh --short
 
 # Installs into this machine's root and removes it again; refuses to run
 # where an ha-vip package or manual install is present (scripts/test-deb.sh).
