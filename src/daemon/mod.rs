@@ -8,7 +8,8 @@
 //! - [`main_loop`]: the loop, its inputs (signals, timerfd, sockets,
 //!   netlink, control, checks) and receive pacing ([`pace`], [`timer`]).
 //! - [`routers`]: the endpoint and the configured routers' [`records`]:
-//!   start, stop, reload, and the reactions to every input.
+//!   start, stop and the reactions to every input; [`reload`] applies a
+//!   SIGHUP, [`spec`] turns a router file into the core's parameters.
 //! - [`host`]: sockets, netlink, virtual-MAC links, send batches;
 //!   [`receive`]: a read packet parsed and handed to the endpoint.
 //! - [`checks`]: the health-check tasks and their last results.
@@ -26,8 +27,10 @@ mod notify;
 mod pace;
 mod receive;
 mod records;
+mod reload;
 mod routers;
 mod snapshot;
+mod spec;
 mod supervisor;
 mod tap;
 mod timer;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use super::checks::Checks;
 use super::control::ControlMsg;
@@ -17,24 +17,23 @@ use super::host::{Host, Read, SockKey};
 use super::receive;
 use super::records::Record;
 use super::snapshot::snapshot;
+use super::spec::spec_of;
 use super::tap::Capture;
 use crate::config::{self, Config};
-use crate::core::{
-    self, Endpoint, Event, EventKind, HostAddress, Link, NoSource, RouterId, RouterSpec, State,
-};
+use crate::core::{Endpoint, Event, EventKind, HostAddress, Link, NoSource, RouterId, State};
 use crate::health::CheckUpdate;
 use crate::net::netlink::Event as NetlinkEvent;
-use crate::wire::{self, MacAddr};
+use crate::wire::MacAddr;
 
 pub struct Routers {
-    dir: PathBuf,
-    endpoint: Endpoint,
-    records: BTreeMap<RouterId, Record>,
+    pub(super) dir: PathBuf,
+    pub(super) endpoint: Endpoint,
+    pub(super) records: BTreeMap<RouterId, Record>,
     pub host: Host,
-    checks: Checks,
+    pub(super) checks: Checks,
     pub cap: Capture,
     started: Instant,
-    daemon_cfg: config::DaemonConfig,
+    pub(super) daemon_cfg: config::DaemonConfig,
     /// State changes carried out so far (the loop refreshes the service
     /// manager's status line when it moves).
     pub state_changes: u64,
@@ -95,7 +94,7 @@ impl Routers {
         }
     }
 
-    fn insert(&mut self, cfg: config::Router) -> RouterId {
+    pub(super) fn insert(&mut self, cfg: config::Router) -> RouterId {
         let id = self.endpoint.insert(spec_of(&cfg));
         self.records.insert(id, Record::new(cfg));
         id
@@ -106,7 +105,7 @@ impl Routers {
     /// run yet (interface missing, no source address) the reason is logged
     /// and shown in `status`; the netlink monitor retries when things
     /// change.
-    async fn start(&mut self, id: RouterId) {
+    pub(super) async fn start(&mut self, id: RouterId) {
         let result = self.try_start(id).await;
         if let Some(rec) = self.records.get_mut(&id) {
             match result {
@@ -199,7 +198,7 @@ impl Routers {
     /// Stop one router. `clean`: hand over with priority 0 (shutdown);
     /// otherwise (interface gone) just release the addresses. Its macvlan
     /// goes with it; the router then waits.
-    async fn stop(&mut self, id: RouterId, clean: bool) {
+    pub(super) async fn stop(&mut self, id: RouterId, clean: bool) {
         self.endpoint.stop(Instant::now(), id, clean);
         self.carry_out().await;
         if let Some(rec) = self.records.get(&id) {
@@ -215,135 +214,8 @@ impl Routers {
         }
     }
 
-    /// SIGHUP: load the directory again. Unchanged routers keep their state
-    /// and addresses. A changed router is reconfigured in place when what
-    /// changed can change in place (priority, interval, preemption,
-    /// announcements, peers, addresses, tracked checks, hooks, checksum
-    /// forms: RFC 9568 lets a router change those while it runs); a change
-    /// of interface, VRID, family, version, virtual MAC or source address
-    /// restarts it. Removed routers stop cleanly; new ones start. A
-    /// configuration that fails validation is refused and the running one
-    /// kept.
-    pub async fn reload(&mut self) {
-        let new = match config::load_dir(&self.dir) {
-            Ok(c) => c,
-            Err(errors) => {
-                error!("reload refused, the running configuration is kept:\n{errors}");
-                return;
-            }
-        };
-        if new.daemon.checks != self.daemon_cfg.checks || new.daemon.k8s != self.daemon_cfg.k8s {
-            info!("reload: health checks changed; unchanged ones keep their last result");
-            self.checks.restart(&new.daemon);
-        } else if new.daemon != self.daemon_cfg {
-            warn!(
-                "reload: changes to ha-vip.toml other than checks ([control], [log], [metrics], [capture]) take effect at restart"
-            );
-        }
-        self.daemon_cfg = new.daemon.clone();
-        let now = Instant::now();
-        let mut keep: HashSet<RouterId> = HashSet::new();
-        let mut to_start = Vec::new();
-        let (mut in_place, mut restarted) = (0, 0);
-        for cfg in new.routers {
-            let same = |r: &Record| {
-                (&r.cfg.interface, r.cfg.vrid, r.cfg.family)
-                    == (&cfg.interface, cfg.vrid, cfg.family)
-            };
-            let Some(id) = self
-                .records
-                .iter()
-                .find(|(id, r)| same(r) && !keep.contains(*id))
-                .map(|(id, _)| *id)
-            else {
-                to_start.push(cfg);
-                continue;
-            };
-            let Some(rec) = self.records.get_mut(&id) else {
-                continue;
-            };
-            if rec.cfg == cfg {
-                keep.insert(id);
-                continue;
-            }
-            let why = restart_reason(&rec.cfg, &cfg);
-            let result = match why {
-                None => self
-                    .endpoint
-                    .reconfigure(now, id, spec_of(&cfg))
-                    .map_err(|e| e.to_string()),
-                Some(why) => Err(why.to_string()),
-            };
-            match result {
-                Ok(()) => {
-                    info!(router = %cfg.name, "reload: router changed; applied in place");
-                    rec.reconfigure(cfg);
-                    keep.insert(id);
-                    in_place += 1;
-                }
-                Err(why) => {
-                    info!(router = %cfg.name, "reload: {why}: restarting the router");
-                    restarted += 1;
-                    to_start.push(cfg);
-                }
-            }
-        }
-        let gone: Vec<RouterId> = self
-            .records
-            .keys()
-            .filter(|id| !keep.contains(id))
-            .copied()
-            .collect();
-        let (stopped, kept, started) = (
-            gone.len() - restarted,
-            keep.len() - in_place,
-            to_start.len() - restarted,
-        );
-        for id in gone {
-            if let Some(rec) = self.records.get(&id) {
-                info!(router = %rec.cfg.name, "reload: router removed or changed; stopping it");
-            }
-            self.stop(id, true).await;
-            self.endpoint.remove(id);
-            self.records.remove(&id);
-        }
-        self.close_unused_sockets();
-        // Tracked checks follow the (new) configuration and the checks'
-        // current results.
-        self.sync_tracked(now);
-        self.carry_out().await;
-        for cfg in to_start {
-            let id = self.insert(cfg);
-            self.start(id).await;
-        }
-        info!(
-            kept,
-            in_place, restarted, stopped, started, "configuration reloaded"
-        );
-    }
-
-    /// Give every running router the tracked checks its configuration names,
-    /// each with its check's current state (one without a result yet counts
-    /// as failed), and forget the ones it no longer tracks.
-    fn sync_tracked(&mut self, now: Instant) {
-        for (&id, rec) in &self.records {
-            let tracks = self.checks.tracked_state(&rec.cfg);
-            self.endpoint.input(id, |vr| {
-                let old: Vec<String> = vr.tracked().map(|(n, _, _)| n.to_string()).collect();
-                for name in old {
-                    if !tracks.iter().any(|(n, _, _)| *n == name) {
-                        vr.remove_tracked(now, &name);
-                    }
-                }
-                for (name, weight, failed) in &tracks {
-                    vr.set_tracked(now, name, *weight, *failed);
-                }
-            });
-        }
-    }
-
     /// Close the sockets no running router uses.
-    fn close_unused_sockets(&mut self) {
+    pub(super) fn close_unused_sockets(&mut self) {
         let used: HashSet<SockKey> = self
             .endpoint
             .ids()
@@ -690,59 +562,5 @@ impl Routers {
                 rec.peer_active(ours, peer, peer_priority, our_priority);
             }
         }
-    }
-}
-
-/// Why a changed router cannot be reconfigured in place, if it cannot:
-/// what the core cannot change (VRID, family, version: the endpoint says
-/// so), and what the shell set up at start (interface, virtual MAC,
-/// source).
-fn restart_reason(old: &config::Router, new: &config::Router) -> Option<&'static str> {
-    if old.interface != new.interface {
-        Some("the interface changed")
-    } else if old.version != new.version {
-        Some("the VRRP version changed")
-    } else if old.virtual_mac != new.virtual_mac {
-        Some("virtual_mac changed")
-    } else if old.source_address != new.source_address {
-        Some("source_address changed")
-    } else {
-        None
-    }
-}
-
-/// The one place configuration turns into the core's parameters.
-fn spec_of(cfg: &config::Router) -> RouterSpec {
-    let mut c = core::RouterConfig::new(
-        cfg.vrid,
-        core::endpoint::UNSPECIFIED_V4,
-        cfg.addresses.iter().map(|v| v.addr).collect(),
-    );
-    c.version = cfg.version;
-    c.family = cfg.family;
-    c.priority = cfg.priority;
-    c.advert_interval_cs = cfg.advert_interval_cs;
-    c.preempt = cfg.preempt;
-    c.preempt_delay = cfg.preempt_delay;
-    c.accept_mode = cfg.accept_mode;
-    c.unicast_peers = cfg.unicast_peers.clone();
-    c.announce.delay = cfg.announce.delay;
-    c.announce.repeat = u32::from(cfg.announce.repeat);
-    c.announce.interval = cfg.announce.interval;
-    c.announce.refresh = cfg.announce.refresh;
-    c.announce.refresh_repeat = u32::from(cfg.announce.refresh_repeat);
-    c.address_list_check = cfg.address_list_check;
-    c.make_before_break = cfg.make_before_break;
-    if let Some(pass) = &cfg.auth_pass
-        && let Some(data) = wire::vrrp::v2_simple_text(pass)
-    {
-        c.auth = wire::Auth::SimpleText(data);
-    }
-    RouterSpec {
-        router: c,
-        source: cfg.source_address,
-        checksum_send: cfg.checksum.send,
-        checksum_accept: cfg.checksum.accept.policy(),
-        virtual_mac: cfg.virtual_mac,
     }
 }
