@@ -927,3 +927,32 @@ fn the_winner_announces_again_after_a_lower_router_was_active_beside_it() {
     let quiet = run(&mut q, t0, down + secs(2));
     assert!(quiet.iter().all(|a| a.1 != Action::Announce), "{quiet:?}");
 }
+
+/// A flood of lower-priority adverts (answered at most once per interval)
+/// gets at most one catch-up burst per `lower_prio_delay` (5 s): the
+/// catch-up must not double the announcements a flood can draw out.
+#[test]
+fn a_flood_of_lower_priority_adverts_draws_at_most_one_catch_up_per_delay() {
+    let t0 = Instant::now();
+    let mut r = started(cfg4(150, 1, 100), t0);
+    run(&mut r, t0, t0 + secs(9));
+    let mut announces = 0;
+    // One lower-priority advert every 10 ms for 10 s: 1,000 adverts,
+    // answered once per 1 s interval.
+    for k in 0..1000u64 {
+        let now = t0 + secs(9) + ms(10 * k);
+        announces += run(&mut r, t0, now)
+            .iter()
+            .filter(|a| a.1 == Action::Announce)
+            .count();
+        r.handle_advert(now, v4(2), &advert(100, 100)).unwrap();
+        announces += drain(&mut r)
+            .iter()
+            .filter(|a| **a == Action::Announce)
+            .count();
+    }
+    // 10 answers x 5, two catch-ups (at most one per 5 s) x 5, and the
+    // lower-priority second burst at most once in the window x 5.
+    assert!(announces <= 10 * 5 + 2 * 5 + 5, "{announces} announcements");
+    assert!(announces >= 10 * 5, "{announces} announcements");
+}

@@ -438,6 +438,10 @@ struct AnnounceTimers {
     /// (it sends them after its addresses are added, a netlink round trip
     /// after the advert we answered), and hosts must end on our MAC.
     catch_up_at: Option<Instant>,
+    /// When the last catch-up was scheduled: at most one per
+    /// `lower_prio_delay`, so a flood of lower-priority adverts (answered
+    /// once per interval) does not double the announcements.
+    catch_up_last: Option<Instant>,
 }
 
 /// One virtual router (interface, VRID, family). See the module docs.
@@ -1257,7 +1261,16 @@ impl VirtualRouter {
                         self.announce.second_burst_at = Some(later(now, delay));
                         self.announce.second_burst_repeat = repeat;
                     }
-                    self.announce.catch_up_at = Some(later(now, self.advert_interval()));
+                    let quiet = delay.max(self.advert_interval());
+                    if self.announce.catch_up_at.is_none()
+                        && self
+                            .announce
+                            .catch_up_last
+                            .is_none_or(|t| now >= later(t, quiet))
+                    {
+                        self.announce.catch_up_at = Some(later(now, self.advert_interval()));
+                        self.announce.catch_up_last = Some(now);
+                    }
                     self.run_announce(now);
                 }
             }
@@ -1457,6 +1470,7 @@ impl VirtualRouter {
             second_burst_repeat: a.repeat,
             refresh_at: a.refresh.filter(|r| !r.is_zero()).map(|r| later(now, r)),
             catch_up_at: beside.then(|| later(now, interval)),
+            catch_up_last: beside.then_some(now),
         };
         self.run_announce(now);
     }
