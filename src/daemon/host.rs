@@ -336,8 +336,7 @@ impl Host {
             .map(|a| a.addr)
     }
 
-    /// The interface a router's addresses live on: its macvlan when it has
-    /// one and the core says so, else `ifindex`.
+    /// Where a router's addresses live: its macvlan if the core says so.
     pub fn address_link(&self, id: RouterId, ifindex: u32, on_virtual_mac: bool) -> u32 {
         match self.vmacs.get(&id) {
             Some(vm) if on_virtual_mac => vm.index,
@@ -552,8 +551,7 @@ impl Host {
         kept
     }
 
-    /// One gratuitous ARP / unsolicited NA per address (RFC 9568 6.4.1),
-    /// from `mac`, through the macvlan when `on_virtual_mac`: how many went.
+    /// One GARP / unsolicited NA per address (RFC 9568 6.4.1): how many went.
     #[allow(clippy::too_many_arguments)]
     pub fn announce(
         &mut self,
