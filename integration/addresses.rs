@@ -192,6 +192,23 @@ fn slow_dad(lab: &Lab, node: usize) {
     ));
 }
 
+/// The router on `sock` shows, in `status`, that it waits for DAD.
+fn assert_waits_for_dad(lab: &Lab, sock: &std::path::Path) {
+    let waited = wait_until(SETTLE, || {
+        first_router(sock).is_some_and(|r| {
+            r["waiting"]
+                .as_str()
+                .is_some_and(|w| w.contains("tentative"))
+        })
+    });
+    assert!(
+        waited,
+        "no visible wait for DAD: {:?}\n{}",
+        first_router(sock),
+        lab.logs()
+    );
+}
+
 /// Holders of `vip` sampled every 20 ms until `until`: the longest time two
 /// nodes held it at once.
 fn longest_overlap(lab: &Lab, nodes: &[usize], vip: &str, until: Duration) -> Duration {
@@ -247,19 +264,7 @@ fn ipv6_waits_for_dad_after_a_link_flap() {
         lab.logs()
     );
     lab.link(a, true);
-    let waited = wait_until(SETTLE, || {
-        first_router(&sock).is_some_and(|r| {
-            r["waiting"]
-                .as_str()
-                .is_some_and(|w| w.contains("tentative"))
-        })
-    });
-    assert!(
-        waited,
-        "no visible wait for DAD: {:?}\n{}",
-        first_router(&sock),
-        lab.logs()
-    );
+    assert_waits_for_dad(&lab, &sock);
     let overlap = longest_overlap(&lab, &[a, b], VIP6, Duration::from_secs(6));
     assert!(
         overlap < Duration::from_millis(500),
@@ -306,19 +311,7 @@ fn ipv6_on_a_fresh_interface_starts_after_dad() {
     sh(&format!(
         "ip -n {ns} link set eth1p up && ip -n {ns} link set eth1 up"
     ));
-    let waited = wait_until(SETTLE, || {
-        first_router(&sock).is_some_and(|r| {
-            r["waiting"]
-                .as_str()
-                .is_some_and(|w| w.contains("tentative"))
-        })
-    });
-    assert!(
-        waited,
-        "no visible wait for DAD: {:?}\n{}",
-        first_router(&sock),
-        lab.logs()
-    );
+    assert_waits_for_dad(&lab, &sock);
     let active = wait_until(SETTLE, || {
         first_router(&sock).is_some_and(|r| r["state"] == "Active")
     });
