@@ -97,8 +97,6 @@ impl Host {
         })
     }
 
-    // ----- sockets ----------------------------------------------------------
-
     /// Open the shared socket of (interface, family) unless it is open.
     pub fn open_socket(&mut self, ifname: &str, key: SockKey) -> std::io::Result<()> {
         if self.sockets.contains_key(&key) {
@@ -167,13 +165,19 @@ impl Host {
     /// Read every socket (at most a burst each): packets read, and whether
     /// every socket was left empty.
     pub fn read_all(&mut self, mut sink: impl FnMut(Read<'_>)) -> (usize, bool) {
-        let keys: Vec<SockKey> = self.sockets.keys().copied().collect();
-        let mut packets = 0;
-        let mut drained = true;
-        for key in keys {
+        use std::ops::Bound::{Excluded, Unbounded};
+        // Key by key: no list allocated per wake-up.
+        let (mut packets, mut drained) = (0, true);
+        let mut next = self.sockets.keys().next().copied();
+        while let Some(key) = next {
             let (n, d) = self.read(key, &mut sink);
             packets += n;
             drained &= d;
+            next = self
+                .sockets
+                .range((Excluded(key), Unbounded))
+                .next()
+                .map(|(k, _)| *k);
         }
         (packets, drained)
     }
@@ -236,8 +240,6 @@ impl Host {
         self.rx_batch = Some(batch);
         (packets, drained)
     }
-
-    // ----- virtual MACs -----------------------------------------------------
 
     /// Create (or adopt, after a crash) a router's macvlan on `parent`,
     /// left down, with no stale VIP on it, and its send sockets.
@@ -343,8 +345,6 @@ impl Host {
             _ => ifindex,
         }
     }
-
-    // ----- sending ----------------------------------------------------------
 
     /// Send every advert the endpoint has queued, batched per socket (one
     /// sendmmsg per batch), and recorded in `cap`. `name` names a router
@@ -474,11 +474,8 @@ impl Host {
                 self.added.insert((link, v.addr));
                 debug!(router, "added {}/{}", v.addr, v.prefix_len);
             }
-            // Already there: ours if this run added it (a put-back after a
-            // stale removal event, a re-add); otherwise someone else's (a
-            // crashed run's tagged leftovers were removed at start), used
-            // and never removed. No dump here: at a thousand routers one
-            // per event would stall the loop.
+            // Already there: ours if this run added it, else someone else's
+            // (leftovers went at start). No dump: one per event stalls.
             Ok(Added::Present) => {
                 if !self.added.contains(&(link, v.addr)) {
                     warn!(
