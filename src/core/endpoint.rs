@@ -27,7 +27,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use super::counters::{DropReason, PacketDrop};
-use super::router::{Action, Reason, ReconfigureError, RouterConfig, State, VirtualRouter};
+use super::router::{Action, Drain, Reason, ReconfigureError, RouterConfig, State, VirtualRouter};
 use crate::wire::EmitError;
 use crate::wire::vrrp::{self, ChecksumForm, ChecksumPolicy, Received};
 use crate::wire::{Family, MacAddr, Version};
@@ -294,6 +294,15 @@ impl fmt::Display for NoSource {
     }
 }
 
+/// Why [`Endpoint::set_drain`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainError {
+    UnknownRouter,
+    /// Priority 255: the virtual addresses are the owner's own; it cannot
+    /// hand them over (RFC 9568 6.1).
+    Owner,
+}
+
 /// Why [`Endpoint::start`] refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartError {
@@ -326,6 +335,9 @@ struct Running {
 struct Entry {
     spec: RouterSpec,
     run: Option<Running>,
+    /// Planned maintenance: outlives the router's runs (a restart after
+    /// its interface came back starts it drained).
+    drain: Drain,
 }
 
 /// An advert the core asked for, emitted by [`Endpoint::poll_transmit`]
@@ -368,7 +380,14 @@ impl Endpoint {
     pub fn insert(&mut self, spec: RouterSpec) -> RouterId {
         let id = RouterId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
-        self.routers.insert(id, Entry { spec, run: None });
+        self.routers.insert(
+            id,
+            Entry {
+                spec,
+                run: None,
+                drain: Drain::Off,
+            },
+        );
         id
     }
 
@@ -484,6 +503,9 @@ impl Endpoint {
         for (name, weight, failed) in tracked {
             vr.set_tracked(now, name, *weight, *failed);
         }
+        // Drained before it starts: a drained router that restarts never
+        // claims the addresses on the way.
+        vr.set_drain(now, entry.drain);
         if link.up {
             vr.startup(now);
         }
@@ -617,6 +639,36 @@ impl Endpoint {
             hand_over
         })
         .unwrap_or(false)
+    }
+
+    /// Planned maintenance for a router, running or not ([`Drain`],
+    /// [`VirtualRouter::set_drain`]); it holds across the router's
+    /// restarts. Resuming a hard-drained router whose link is up starts
+    /// it (the Startup event). The address owner is refused.
+    pub fn set_drain(
+        &mut self,
+        now: Instant,
+        id: RouterId,
+        drain: Drain,
+    ) -> Result<(), DrainError> {
+        let entry = self.routers.get_mut(&id).ok_or(DrainError::UnknownRouter)?;
+        if drain != Drain::Off && entry.spec.router.priority == 255 {
+            return Err(DrainError::Owner);
+        }
+        entry.drain = drain;
+        let link_up = entry.run.as_ref().is_some_and(|r| r.link.up);
+        self.input(id, |vr| {
+            vr.set_drain(now, drain);
+            if drain == Drain::Off && link_up {
+                vr.startup(now);
+            }
+        });
+        Ok(())
+    }
+
+    /// A router's planned maintenance.
+    pub fn drain_of(&self, id: RouterId) -> Drain {
+        self.routers.get(&id).map_or(Drain::Off, |e| e.drain)
     }
 
     /// Hand the addresses over (priority 0) while staying in the election.

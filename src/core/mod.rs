@@ -24,10 +24,11 @@ pub mod timers;
 
 pub use counters::{Counters, DropReason, PacketDrop};
 pub use endpoint::{
-    Dropped, Endpoint, Event, EventKind, HostAddress, Link, NoSource, Output, RouterId, RouterSpec,
-    StartError, Transmit, UnknownVrid,
+    DrainError, Dropped, Endpoint, Event, EventKind, HostAddress, Link, NoSource, Output, RouterId,
+    RouterSpec, StartError, Transmit, UnknownVrid,
 };
 pub use router::{
-    ADVER_EARLY_DIVISOR, Action, ActiveRouter, AddressListCheck, AnnounceConfig, Reason,
-    ReconfigureError, RouterConfig, SPLIT_BRAIN_REPORT_PERIOD, State, Transition, VirtualRouter,
+    ADVER_EARLY_DIVISOR, Action, ActiveRouter, AddressListCheck, AnnounceConfig, DRAINED_PRIORITY,
+    Drain, Reason, ReconfigureError, RouterConfig, SPLIT_BRAIN_REPORT_PERIOD, State, Transition,
+    VirtualRouter,
 };

@@ -266,11 +266,16 @@ pub enum Reason {
     /// Master_Down_Interval (a frozen process or VM): it gave its addresses
     /// up (self-fencing).
     Stalled,
+    /// The operator drained the router (`ha-vip drain`): it handed over
+    /// and stays a last resort (soft) or out of the election (hard).
+    Drained,
+    /// The operator resumed a drained router (`ha-vip resume`).
+    Resumed,
 }
 
 impl Reason {
     /// Every reason, for reading back a reason's text.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Startup,
         Reason::OwnerStartup,
         Reason::MasterDownTimerExpired,
@@ -282,6 +287,8 @@ impl Reason {
         Reason::InterfaceDown,
         Reason::Handover,
         Reason::Stalled,
+        Reason::Drained,
+        Reason::Resumed,
     ];
 
     /// A short, stable label value (the metrics' `reason` label).
@@ -298,6 +305,8 @@ impl Reason {
             Reason::InterfaceDown => "interface_down",
             Reason::Handover => "handover",
             Reason::Stalled => "stalled",
+            Reason::Drained => "drained",
+            Reason::Resumed => "resumed",
         }
     }
 
@@ -329,9 +338,50 @@ impl fmt::Display for Reason {
             Reason::InterfaceDown => "interface down",
             Reason::Handover => "handover requested",
             Reason::Stalled => "stalled past Master_Down_Interval: addresses given up",
+            Reason::Drained => "drained by the operator",
+            Reason::Resumed => "resumed by the operator",
         })
     }
 }
+
+/// Planned maintenance (`ha-vip drain`): how far a router is out of
+/// service. Kept by the endpoint across restarts of the router, and by the
+/// daemon across its own restarts (in `runtime_dir`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Drain {
+    /// In service.
+    #[default]
+    Off,
+    /// A last resort: it advertises priority [`DRAINED_PRIORITY`] (below
+    /// every router in service), never preempts, and takes the addresses
+    /// only when no other router is heard for a Master_Down_Interval.
+    Soft,
+    /// Out of the election: Initialize until resumed; never holds the
+    /// addresses, even when no other router is left.
+    Hard,
+}
+
+impl Drain {
+    /// The word `status`, the state file and the metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drain::Off => "off",
+            Drain::Soft => "soft",
+            Drain::Hard => "hard",
+        }
+    }
+
+    /// Read back [`Self::as_str`].
+    pub fn from_word(word: &str) -> Option<Drain> {
+        [Drain::Off, Drain::Soft, Drain::Hard]
+            .into_iter()
+            .find(|d| d.as_str() == word)
+    }
+}
+
+/// The priority a soft-drained router advertises: the lowest a router in
+/// the election can have (RFC 9568 5.2.4: 1-254 for a Backup).
+pub const DRAINED_PRIORITY: u8 = 1;
 
 /// What the shell must do, drained with [`VirtualRouter::poll_action`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -485,6 +535,8 @@ pub struct VirtualRouter {
     holding: bool,
     /// Make-before-break: when the held addresses are released.
     release: Option<Release>,
+    /// Planned maintenance ([`Self::set_drain`]).
+    drain: Drain,
     counters: Counters,
     actions: VecDeque<Action>,
 }
@@ -518,6 +570,7 @@ impl VirtualRouter {
             owner_conflict_warned_at: None,
             holding: false,
             release: None,
+            drain: Drain::Off,
             counters: Counters::default(),
             actions: VecDeque::with_capacity(16),
         }
@@ -533,9 +586,15 @@ impl VirtualRouter {
         self.state
     }
 
-    /// Base priority plus the weights of failed tracked objects.
+    /// Base priority plus the weights of failed tracked objects
+    /// ([`DRAINED_PRIORITY`] while soft-drained).
     pub fn effective_priority(&self) -> u8 {
         self.effective_priority
+    }
+
+    /// Planned maintenance in force.
+    pub fn drain(&self) -> Drain {
+        self.drain
     }
 
     /// Master_Adver_Interval in centiseconds: learned from the Active router
@@ -679,7 +738,7 @@ impl VirtualRouter {
 
     /// Startup event (RFC 9568 6.4.1). Ignored unless in Initialize.
     pub fn startup(&mut self, now: Instant) {
-        if self.state != State::Initialize {
+        if self.state != State::Initialize || self.drain == Drain::Hard {
             return;
         }
         self.master_adver_interval_cs = self.cfg.advert_interval_cs;
@@ -761,10 +820,14 @@ impl VirtualRouter {
     /// priority takes the addresses back after Master_Down_Interval: lower
     /// the priority first to stay out.
     pub fn handover(&mut self, now: Instant) {
+        self.handover_for(now, Reason::Handover);
+    }
+
+    fn handover_for(&mut self, now: Instant, reason: Reason) {
         if self.state != State::Active {
             return;
         }
-        self.change_state(now, State::Backup, Reason::Handover);
+        self.change_state(now, State::Backup, reason);
         self.stop_timers();
         self.send_advert(0);
         self.active_router = None;
@@ -780,7 +843,12 @@ impl VirtualRouter {
     /// Timers: Master_Down_Timer, Adver_Timer, announce bursts.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
-            State::Initialize => {}
+            State::Initialize => {
+                // A hard drain hands over make-before-break too.
+                if self.release.is_some_and(|r| r.due() <= now) {
+                    self.release_now();
+                }
+            }
             State::Backup => {
                 if self.master_down_at.is_some_and(|t| t <= now) {
                     // RFC 9568 6.4.2: Master_Down_Timer fires. Addresses
@@ -847,6 +915,43 @@ impl VirtualRouter {
             Reason::MasterDownTimerExpired,
         );
         true
+    }
+
+    /// Planned maintenance. `Soft`: an Active router hands over as
+    /// [`Self::handover`] does (priority 0, make-before-break if
+    /// configured) and every router then runs at [`DRAINED_PRIORITY`], a
+    /// last resort. `Hard`: the router leaves the election for Initialize
+    /// (an Active one sends priority 0 first and releases as for a soft
+    /// drain) and a Startup event is ignored until resumed. `Off`
+    /// (resume): the configured priority again; a hard-drained router is
+    /// then started by the caller ([`Self::startup`]) if its link is up.
+    /// The address owner cannot hand its own address over: the endpoint
+    /// refuses to drain it.
+    pub fn set_drain(&mut self, now: Instant, drain: Drain) {
+        if drain == self.drain {
+            return;
+        }
+        self.drain = drain;
+        match drain {
+            Drain::Soft => self.handover_for(now, Reason::Drained),
+            Drain::Hard => match self.state {
+                State::Initialize => {}
+                State::Backup => {
+                    self.change_state(now, State::Initialize, Reason::Drained);
+                    self.stop_timers();
+                    self.active_router = None;
+                }
+                State::Active => {
+                    self.change_state(now, State::Initialize, Reason::Drained);
+                    self.stop_timers();
+                    self.send_advert(0);
+                    self.active_router = None;
+                    self.give_up_addresses(now, None);
+                }
+            },
+            Drain::Off => {}
+        }
+        self.recompute_priority(now);
     }
 
     /// Set (or add) a tracked object: while `failed`, `weight` is added to
@@ -999,6 +1104,11 @@ impl VirtualRouter {
     ) -> Result<(), DropReason> {
         self.fence_if_stalled(now);
         let checked = if self.state == State::Initialize {
+            // A hard drain holds the addresses make-before-break: the new
+            // Active router's first advert starts its interval.
+            if self.release.is_some() && self.validate(src, advert).is_ok() {
+                self.release_heard(now, advert);
+            }
             Err(DropReason::NotRunning)
         } else {
             self.validate(src, advert)
@@ -1156,16 +1266,7 @@ impl VirtualRouter {
 
     /// RFC 9568 6.4.2, "If an ADVERTISEMENT is received".
     fn backup_receive(&mut self, now: Instant, src: IpAddr, advert: &AdvertRepr<'_>) {
-        // Make-before-break: a new Active router is heard (whether we follow
-        // it or discard it to preempt it); it has one Advertisement_Interval
-        // (its own) to announce itself.
-        if advert.priority != 0
-            && let Some(r) = self.release.as_mut()
-            && r.at.is_none()
-        {
-            let interval = timers::cs_to_duration(advert.max_advert_interval_cs.max(1));
-            r.at = Some(later(now, interval).min(r.cap));
-        }
+        self.release_heard(now, advert);
         if advert.priority == 0 {
             // The Active router is leaving: wait only Skew_Time.
             self.active_router = None;
@@ -1351,6 +1452,19 @@ impl VirtualRouter {
         self.counters.held_releases += 1;
     }
 
+    /// Make-before-break: a new Active router is heard (whether we follow
+    /// it or discard it to preempt it); it has one Advertisement_Interval
+    /// (its own) to announce itself.
+    fn release_heard(&mut self, now: Instant, advert: &AdvertRepr<'_>) {
+        if advert.priority != 0
+            && let Some(r) = self.release.as_mut()
+            && r.at.is_none()
+        {
+            let interval = timers::cs_to_duration(advert.max_advert_interval_cs.max(1));
+            r.at = Some(later(now, interval).min(r.cap));
+        }
+    }
+
     /// Remove the addresses now if the shell holds them.
     fn release_now(&mut self) {
         self.release = None;
@@ -1519,6 +1633,8 @@ impl VirtualRouter {
             .sum();
         let new = if base == 255 && self.cfg.owner_keeps_255 {
             255
+        } else if self.drain == Drain::Soft {
+            DRAINED_PRIORITY
         } else if delta == 0 {
             base
         } else {

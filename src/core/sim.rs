@@ -26,7 +26,7 @@ use super::endpoint::{
     Dropped, Endpoint, EventKind, HostAddress, Link as EpLink, Output, RouterId, RouterSpec,
     Transmit,
 };
-use super::router::{Reason, RouterConfig, State, VirtualRouter};
+use super::router::{Drain, Reason, RouterConfig, State, VirtualRouter};
 use crate::wire::vrrp::{self, ParseOptions};
 use crate::wire::{Addresses, AdvertRepr, Auth, Family, MacAddr, Version};
 
@@ -38,6 +38,8 @@ pub enum Event {
     /// Stopped without sending priority 0.
     Crashed,
     Handover,
+    /// Planned maintenance set (`ha-vip drain` / `resume`).
+    Drain(Drain),
     InterfaceDown,
     InterfaceUp,
     /// The router emitted an advert.
@@ -489,6 +491,14 @@ impl Sim {
 
     pub fn handover(&mut self, i: usize) {
         self.input(i, Event::Handover, |ep, id, now| ep.handover(now, id));
+    }
+
+    /// Drain (or resume, `Drain::Off`) router `i`; refused for the owner
+    /// (nothing happens then, as the daemon refuses it).
+    pub fn set_drain(&mut self, i: usize, drain: Drain) {
+        self.input(i, Event::Drain(drain), |ep, id, now| {
+            let _ = ep.set_drain(now, id, drain);
+        });
     }
 
     pub fn interface_down(&mut self, i: usize) {
